@@ -1,0 +1,153 @@
+"""MAFDensity: a masked autoregressive flow as a scikit-learn density estimator."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from ._base import BaseFlowDensity, check_layer_sizes
+from .nn import build_flow, map_fixed_chunks
+
+
+class MAFDensity(BaseFlowDensity):
+    """Masked autoregressive flow density estimator (Papamakarios et al., 2017).
+
+    A stack of MADE affine autoregressive steps (or RealNVP affine coupling
+    steps) with the feature order reversed between steps, mapping the data
+    onto a standard normal. Trained by maximum likelihood with Adam on
+    internally standardised data; :meth:`score_samples` returns the exact
+    log-density in the units of ``X``.
+
+    Parameters
+    ----------
+    n_layers : int, default=5
+        Number of flow steps.
+    hidden_layer_sizes : tuple of int, default=(100, 100)
+        Hidden widths of each step's conditioner (MADE or coupling MLP).
+        Widths below ``n_features`` are allowed; the masks stay autoregressive.
+    base : {"made", "coupling"}, default="made"
+        ``"made"`` gives a MAF; ``"coupling"`` a RealNVP with alternating masks.
+    batch_norm : bool, default=False
+        Batch normalisation between steps. Its evaluation statistics are set
+        from the whole training set once training ends.
+    max_iter : int, default=200
+        Maximum number of epochs.
+    batch_size : int or "auto", default="auto"
+        Minibatch size (capped at the number of training rows). ``"auto"``
+        is ``min(1000, max(32, n_train // 10))``: about ten steps an epoch on
+        small data, 1000 rows on large data.
+    learning_rate_init : float, default=1e-3
+        Adam's learning rate.
+    early_stopping : bool, default=True
+        Hold out ``validation_fraction`` of the data, stop when its
+        log-likelihood has not improved by ``tol`` for ``n_iter_no_change``
+        epochs, and restore the weights of the best epoch. Without it, the
+        training loss decides when to stop.
+    validation_fraction : float, default=0.1
+        Share of the data held out for early stopping.
+    n_iter_no_change : int, default=10
+        Epochs without improvement before stopping.
+    tol : float, default=1e-4
+        Minimum improvement, in nats per sample.
+    warm_start : bool, default=False
+        Continue from the previous fit's weights and standardisation.
+    device : str or torch.device, default="auto"
+        Where the model lives and computes; ``"auto"`` picks CUDA when
+        available, else the CPU.
+    random_state : int, RandomState instance or None, default=None
+        Seeds initialisation, the validation split and shuffling. With an int,
+        two fits give bit-identical models; the global numpy and torch random
+        states are never used or changed.
+    verbose : bool or int, default=False
+        Print one line per epoch with the training loss and validation score.
+
+    Attributes
+    ----------
+    model_ : torch.nn.Module
+        The fitted flow, on standardised data.
+    location_ : ndarray of shape (n_features,)
+        Per-feature mean used for standardisation.
+    scale_ : ndarray of shape (n_features,)
+        Per-feature standard deviation used for standardisation.
+    n_features_in_ : int
+        Number of features seen during fit.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of features seen during fit, when ``X`` has string column names.
+    n_iter_ : int
+        Number of epochs run (summed over warm starts).
+    loss_curve_ : list of float
+        Mean training negative log-likelihood per epoch, in the units of ``X``.
+    validation_scores_ : list of float
+        Mean validation log-likelihood per epoch (empty without early stopping).
+    best_validation_score_ : float or None
+        Best validation log-likelihood; the returned weights are those of that epoch.
+
+    See Also
+    --------
+    LGFDensity : The localised generative flow, for targets with several
+        components or holes.
+    sklearn.neighbors.KernelDensity : Kernel density estimation.
+    sklearn.mixture.GaussianMixture : Gaussian mixture density.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_iris
+    >>> from sklearn_lgf import MAFDensity
+    >>> X = load_iris().data
+    >>> maf = MAFDensity(n_layers=2, hidden_layer_sizes=(32,), max_iter=20,
+    ...                  random_state=0).fit(X)
+    >>> maf.score_samples(X[:3]).shape
+    (3,)
+    >>> maf.sample(5, random_state=0).shape
+    (5, 4)
+    >>> isinstance(maf.score(X), float)
+    True
+    """
+
+    def __init__(
+        self,
+        n_layers: int = 5,
+        hidden_layer_sizes: tuple[int, ...] = (100, 100),
+        *,
+        base: str = "made",
+        batch_norm: bool = False,
+        max_iter: int = 200,
+        batch_size: int | str = "auto",
+        learning_rate_init: float = 1e-3,
+        early_stopping: bool = True,
+        validation_fraction: float = 0.1,
+        n_iter_no_change: int = 10,
+        tol: float = 1e-4,
+        warm_start: bool = False,
+        device: str | torch.device = "auto",
+        random_state: Any = None,
+        verbose: bool | int = False,
+    ) -> None:
+        self.n_layers = n_layers
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.base = base
+        self.batch_norm = batch_norm
+        self.max_iter = max_iter
+        self.batch_size = batch_size
+        self.learning_rate_init = learning_rate_init
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.tol = tol
+        self.warm_start = warm_start
+        self.device = device
+        self.random_state = random_state
+        self.verbose = verbose
+
+    def _build_model(self, n_features: int) -> torch.nn.Module:
+        return build_flow(
+            n_features,
+            self.n_layers,
+            check_layer_sizes("hidden_layer_sizes", self.hidden_layer_sizes),
+            base=self.base,
+            batch_norm=self.batch_norm,
+        )
+
+    def _log_prob(self, x: torch.Tensor, purpose: str) -> torch.Tensor:
+        return map_fixed_chunks(self.model_.log_prob, x, self._chunk_rows())

@@ -1,0 +1,64 @@
+"""Affine coupling step (RealNVP, Dinh et al. 2017) with alternating masks."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import Tensor
+
+from .bijections import Bijection, soft_clamp
+from .mlp import mlp
+
+
+class AffineCoupling(Bijection):
+    """Features of one parity pass through; the others get an affine map.
+
+    ``z_B = (x_B - t(x_A)) * exp(-a(x_A))`` where ``A`` holds the features with
+    index parity ``parity`` and ``B`` the rest; ``a`` is soft-clamped. The
+    conditioner starts as the zero map, so a fresh step is the identity.
+    """
+
+    kept: Tensor
+    changed: Tensor
+
+    def __init__(
+        self,
+        features: int,
+        hidden_sizes: Sequence[int],
+        parity: int = 0,
+        context_features: int = 0,
+        log_scale_bound: float = 5.0,
+    ) -> None:
+        super().__init__()
+        index = torch.arange(features)
+        self.register_buffer("kept", index[index % 2 == parity])
+        self.register_buffer("changed", index[index % 2 != parity])
+        self.log_scale_bound = log_scale_bound
+        self.conditioner = mlp(
+            len(self.kept) + context_features,
+            hidden_sizes,
+            2 * len(self.changed),
+            zero_last=True,
+        )
+
+    def _shift_log_scale(
+        self, kept: Tensor, context: Tensor | None
+    ) -> tuple[Tensor, Tensor]:
+        h = kept if context is None else torch.cat([context, kept], dim=-1)
+        shift, raw = self.conditioner(h).chunk(2, dim=-1)
+        return shift, soft_clamp(raw, self.log_scale_bound)
+
+    def forward(
+        self, x: Tensor, context: Tensor | None = None
+    ) -> tuple[Tensor, Tensor]:
+        shift, log_scale = self._shift_log_scale(x[:, self.kept], context)
+        z = x.clone()
+        z[:, self.changed] = (x[:, self.changed] - shift) * torch.exp(-log_scale)
+        return z, -log_scale.sum(-1)
+
+    def inverse(self, z: Tensor, context: Tensor | None = None) -> Tensor:
+        shift, log_scale = self._shift_log_scale(z[:, self.kept], context)
+        x = z.clone()
+        x[:, self.changed] = z[:, self.changed] * torch.exp(log_scale) + shift
+        return x

@@ -1,0 +1,99 @@
+"""An exact normalising flow: a bijection onto a standard normal prior."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import torch
+from torch import Tensor, nn
+
+from .bijections import BatchNorm, Bijection, Compose, Reverse
+from .coupling import AffineCoupling
+from .made import MaskedAffineAutoregressive
+
+HALF_LOG_TWO_PI = 0.5 * math.log(2 * math.pi)
+
+
+def standard_normal_log_prob(z: Tensor) -> Tensor:
+    """Row-wise log-density of ``N(0, I)``."""
+    return -0.5 * z.square().sum(-1) - z.shape[-1] * HALF_LOG_TWO_PI
+
+
+class Flow(nn.Module):
+    """``x = T^{-1}(z)`` with ``z ~ N(0, I)``, where ``T`` maps data to latent."""
+
+    def __init__(self, transform: Bijection, features: int) -> None:
+        super().__init__()
+        self.transform = transform
+        self.features = features
+
+    def log_prob(self, x: Tensor) -> Tensor:
+        z, log_det = self.transform(x)
+        return standard_normal_log_prob(z) + log_det
+
+    def training_loss(
+        self, x: Tensor, generator: torch.Generator | None = None
+    ) -> Tensor:
+        """Mean negative log-likelihood of a batch (``generator`` is unused)."""
+        return -self.log_prob(x).mean()
+
+    @torch.no_grad()
+    def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
+        ref = next(self.parameters())
+        z = torch.randn(
+            n, self.features, generator=generator, device=ref.device, dtype=ref.dtype
+        )
+        return self.transform.inverse(z)
+
+
+def flow_steps(
+    features: int,
+    n_layers: int,
+    base: str,
+    hidden_sizes: Sequence[int],
+    batch_norm: bool = False,
+    context_features: int = 0,
+    log_scale_bound: float = 5.0,
+) -> list[list[Bijection]]:
+    """The steps of a MAF (``base="made"``) or RealNVP (``base="coupling"``).
+
+    Returns one list per layer: the layer's main step first, then the batch
+    norm and the order reversal that follow it (none after the last layer).
+    """
+    layers: list[list[Bijection]] = []
+    for index in range(n_layers):
+        step: Bijection
+        if base == "made":
+            step = MaskedAffineAutoregressive(
+                features, hidden_sizes, context_features, log_scale_bound
+            )
+        elif base == "coupling":
+            step = AffineCoupling(
+                features, hidden_sizes, index % 2, context_features, log_scale_bound
+            )
+        else:
+            raise ValueError(f"unknown base step {base!r}; use 'made' or 'coupling'")
+        extras: list[Bijection] = []
+        if index < n_layers - 1:
+            if batch_norm:
+                extras.append(BatchNorm(features))
+            if base == "made":
+                extras.append(Reverse())
+        layers.append([step, *extras])
+    return layers
+
+
+def build_flow(
+    features: int,
+    n_layers: int,
+    hidden_sizes: Sequence[int],
+    base: str = "made",
+    batch_norm: bool = False,
+    log_scale_bound: float = 5.0,
+) -> Flow:
+    """A MAF or RealNVP with alternating orders/masks between layers."""
+    steps = flow_steps(
+        features, n_layers, base, hidden_sizes, batch_norm, 0, log_scale_bound
+    )
+    return Flow(Compose([s for layer in steps for s in layer]), features)

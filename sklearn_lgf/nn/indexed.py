@@ -1,0 +1,98 @@
+"""Indexed bijections G(x; u) and the conditional Gaussians p(u | .) and q(u | .)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import torch
+from torch import Tensor, nn
+
+from .bijections import Bijection, soft_clamp
+from .mlp import mlp
+
+HALF_LOG_TWO_PI = 0.5 * math.log(2 * math.pi)
+
+
+class IndexedAffine(Bijection):
+    """``G(x; u) = s(u) * g(x) + t(u)`` with ``s = exp(a)``, ``a`` soft-clamped.
+
+    ``log|det dG/dx| = log|det Dg(x)| + sum_i a_i(u)``. ``s`` and ``t`` come
+    from one MLP of ``u`` that starts as the zero map, i.e. ``G = g`` at init.
+    The index ``u`` travels as the bijection's ``context``.
+    """
+
+    def __init__(
+        self,
+        base: Bijection,
+        features: int,
+        u_features: int,
+        hidden_sizes: Sequence[int],
+        log_scale_bound: float = 5.0,
+    ) -> None:
+        super().__init__()
+        self.base = base
+        self.log_scale_bound = log_scale_bound
+        self.scale_shift = mlp(
+            u_features, hidden_sizes, 2 * features, activation=nn.Tanh, zero_last=True
+        )
+
+    def _log_scale_shift(self, u: Tensor) -> tuple[Tensor, Tensor]:
+        raw, shift = self.scale_shift(u).chunk(2, dim=-1)
+        return soft_clamp(raw, self.log_scale_bound), shift
+
+    def forward(
+        self, x: Tensor, context: Tensor | None = None
+    ) -> tuple[Tensor, Tensor]:
+        if context is None:
+            raise ValueError("IndexedAffine needs the index u as context")
+        g, log_det = self.base(x)
+        log_scale, shift = self._log_scale_shift(context)
+        return g * log_scale.exp() + shift, log_det + log_scale.sum(-1)
+
+    def inverse(self, z: Tensor, context: Tensor | None = None) -> Tensor:
+        if context is None:
+            raise ValueError("IndexedAffine needs the index u as context")
+        log_scale, shift = self._log_scale_shift(context)
+        return self.base.inverse((z - shift) * (-log_scale).exp())
+
+
+class ConditionalGaussian(nn.Module):
+    """Mean-field Gaussian over ``u`` whose mean and log-std are an MLP of a condition.
+
+    The log-std is soft-clamped to ``(-log_std_bound, log_std_bound)``.
+    """
+
+    def __init__(
+        self,
+        condition_features: int,
+        u_features: int,
+        hidden_sizes: Sequence[int],
+        log_std_bound: float = 5.0,
+    ) -> None:
+        super().__init__()
+        self.log_std_bound = log_std_bound
+        self.net = mlp(condition_features, hidden_sizes, 2 * u_features, nn.Tanh)
+
+    def mean_log_std(self, condition: Tensor) -> tuple[Tensor, Tensor]:
+        mean, raw = self.net(condition).chunk(2, dim=-1)
+        return mean, soft_clamp(raw, self.log_std_bound)
+
+    def log_prob(self, u: Tensor, condition: Tensor) -> Tensor:
+        mean, log_std = self.mean_log_std(condition)
+        eps = (u - mean) * (-log_std).exp()
+        return gaussian_log_prob_of_noise(eps, log_std)
+
+    def sample(
+        self, condition: Tensor, generator: torch.Generator | None = None
+    ) -> Tensor:
+        mean, log_std = self.mean_log_std(condition)
+        eps = torch.randn(
+            mean.shape, generator=generator, device=mean.device, dtype=mean.dtype
+        )
+        return mean + log_std.exp() * eps
+
+
+def gaussian_log_prob_of_noise(eps: Tensor, log_std: Tensor) -> Tensor:
+    """Log-density of ``u = mean + exp(log_std) * eps`` at that ``u``, row-wise."""
+    return (-0.5 * eps.square() - log_std - HALF_LOG_TWO_PI).sum(-1)

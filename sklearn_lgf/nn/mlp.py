@@ -1,0 +1,28 @@
+"""Plain multilayer perceptrons used as conditioners and by the p/q networks."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from torch import nn
+
+
+def mlp(
+    in_features: int,
+    hidden_sizes: Sequence[int],
+    out_features: int,
+    activation: type[nn.Module] = nn.ReLU,
+    zero_last: bool = False,
+) -> nn.Sequential:
+    """Fully connected network; ``zero_last`` makes it output zeros at init."""
+    layers: list[nn.Module] = []
+    width = in_features
+    for hidden in hidden_sizes:
+        layers += [nn.Linear(width, hidden), activation()]
+        width = hidden
+    last = nn.Linear(width, out_features)
+    if zero_last:
+        nn.init.zeros_(last.weight)
+        nn.init.zeros_(last.bias)
+    layers.append(last)
+    return nn.Sequential(*layers)
