@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 
 from torch import nn
@@ -17,10 +18,14 @@ def mlp(
     """Fully connected network; ``zero_last`` makes it output zeros at init."""
     layers: list[nn.Module] = []
     width = in_features
-    for hidden in hidden_sizes:
-        layers += [nn.Linear(width, hidden), activation()]
-        width = hidden
-    last = nn.Linear(width, out_features)
+    with warnings.catch_warnings():
+        # A coupling step on one feature has nothing to condition on or to
+        # transform; torch warns about initialising the empty weights.
+        warnings.filterwarnings("ignore", "Initializing zero-element tensors")
+        for hidden in hidden_sizes:
+            layers += [nn.Linear(width, hidden), activation()]
+            width = hidden
+        last = nn.Linear(width, out_features)
     if zero_last:
         nn.init.zeros_(last.weight)
         nn.init.zeros_(last.bias)
