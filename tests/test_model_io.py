@@ -1,0 +1,254 @@
+"""Tests for :mod:`sklearn_lgf.model_io`: pickle-free saving and loading."""
+
+from __future__ import annotations
+
+import os
+import pickle
+import shlex
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from sklearn.exceptions import NotFittedError
+
+from sklearn_lgf import LGFDensity, MAFDensity
+from sklearn_lgf.model_io import FORMAT_MARKER, load_model, save_model
+
+TINY = {
+    "n_layers": 2,
+    "hidden_layer_sizes": (16,),
+    "max_iter": 3,
+    "device": "cpu",
+    "random_state": 0,
+}
+LGF_TINY = {
+    **TINY,
+    "u_dim": 1,
+    "pq_hidden_layer_sizes": (8, 8),
+    "st_hidden_layer_sizes": (4,),
+    "n_importance_samples": 7,
+}
+
+
+def _data(n: int = 300, seed: int = 0) -> np.ndarray:
+    rng = np.random.RandomState(seed)
+    return np.column_stack([rng.normal(2.0, 3.0, n), rng.gamma(2.0, 1.0, n)])
+
+
+def _fit(estimator, X):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return estimator.fit(X)
+
+
+@pytest.fixture(scope="module", params=["maf", "lgf"])
+def fitted(request):
+    if request.param == "maf":
+        return _fit(MAFDensity(**TINY), _data())
+    return _fit(LGFDensity(**LGF_TINY), _data())
+
+
+FITTED_ATTRIBUTES = [
+    "n_features_in_",
+    "n_iter_",
+    "loss_curve_",
+    "validation_scores_",
+    "best_validation_score_",
+    "_noise_seed",
+]
+
+
+def test_round_trip_is_exact(fitted, tmp_path):
+    path = tmp_path / "model.pt"
+    save_model(fitted, path)
+    loaded = load_model(path)
+
+    assert type(loaded) is type(fitted)
+    assert loaded.get_params() == fitted.get_params()
+    X = _data(50, seed=1)
+    np.testing.assert_array_equal(loaded.score_samples(X), fitted.score_samples(X))
+    np.testing.assert_array_equal(
+        loaded.sample(20, random_state=0), fitted.sample(20, random_state=0)
+    )
+    for name in FITTED_ATTRIBUTES:
+        assert getattr(loaded, name) == getattr(fitted, name), name
+        assert type(getattr(loaded, name)) is type(getattr(fitted, name)), name
+    for name in ["location_", "scale_"]:
+        value = getattr(loaded, name)
+        assert isinstance(value, np.ndarray) and value.dtype == np.float64
+        np.testing.assert_array_equal(value, getattr(fitted, name))
+    assert isinstance(loaded.loss_curve_, list)
+    assert all(isinstance(v, float) for v in loaded.loss_curve_)
+    assert not hasattr(loaded, "feature_names_in_")
+    assert not loaded.model_.training
+    for key, tensor in fitted.model_.state_dict().items():
+        assert torch.equal(loaded.model_.state_dict()[key], tensor), key
+
+
+def test_file_is_plain_data(fitted, tmp_path):
+    path = tmp_path / "model.pt"
+    save_model(fitted, path)
+    payload = torch.load(path, map_location="cpu", weights_only=True)
+    assert payload["format"] == FORMAT_MARKER
+    assert payload["class"] == type(fitted).__name__
+    assert payload["params"]["hidden_layer_sizes"] == [16]
+    assert payload["fitted"]["location_"].dtype == torch.float64
+    assert [p.name for p in tmp_path.iterdir()] == ["model.pt"]  # no temp files
+
+
+def test_load_leaves_global_torch_rng_alone(fitted, tmp_path):
+    path = tmp_path / "model.pt"
+    save_model(fitted, path)
+    before = torch.random.get_rng_state()
+    load_model(path)
+    assert torch.equal(torch.random.get_rng_state(), before)
+
+
+def test_feature_names_round_trip(tmp_path):
+    X = pd.DataFrame(_data(), columns=["height", "weight"])
+    maf = _fit(MAFDensity(**TINY), X)
+    path = tmp_path / "named.pt"
+    save_model(maf, path)
+    loaded = load_model(path)
+    assert loaded.feature_names_in_.dtype == object
+    assert list(loaded.feature_names_in_) == ["height", "weight"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no feature-name warning with a DataFrame
+        np.testing.assert_array_equal(loaded.score_samples(X), maf.score_samples(X))
+
+
+def test_params_are_restored_with_their_types(tmp_path):
+    lgf = LGFDensity(
+        **{**LGF_TINY, "random_state": np.random.RandomState(3), "batch_size": 64}
+    )
+    _fit(lgf, _data())
+    path = tmp_path / "lgf.pt"
+    save_model(lgf, path)
+    loaded = load_model(path)
+    params = loaded.get_params()
+    assert params["random_state"] is None  # a RandomState is not stored
+    assert params["hidden_layer_sizes"] == (16,)
+    assert params["pq_hidden_layer_sizes"] == (8, 8)
+    assert params["batch_size"] == 64
+    assert params["device"] == "cpu"
+    np.testing.assert_array_equal(
+        loaded.score_samples(_data(20)), lgf.score_samples(_data(20))
+    )
+
+
+def test_device_override(tmp_path):
+    maf = _fit(MAFDensity(**{**TINY, "device": torch.device("cpu")}), _data())
+    path = tmp_path / "maf.pt"
+    save_model(maf, path)
+    assert load_model(path).device == "cpu"
+    assert load_model(path, device="auto").device == "auto"
+
+
+def test_overwrite_keeps_file_whole(tmp_path):
+    maf = _fit(MAFDensity(**TINY), _data())
+    path = tmp_path / "maf.pt"
+    path.write_bytes(b"old content")
+    save_model(maf, path)
+    assert isinstance(load_model(path), MAFDensity)
+
+
+# ------------------------------------------------------------------ errors
+
+
+class _Exploit:
+    """Unpickling this runs ``touch marker``."""
+
+    def __init__(self, marker: os.PathLike) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return (os.system, (f"touch {shlex.quote(str(self.marker))}",))
+
+
+def test_malicious_pickle_is_refused(tmp_path):
+    marker = tmp_path / "pwned"
+    path = tmp_path / "evil.pt"
+    path.write_bytes(pickle.dumps({"format": FORMAT_MARKER, "x": _Exploit(marker)}))
+
+    with pytest.raises(ValueError, match="not an sklearn-lgf model file") as info:
+        load_model(path)
+    assert str(path) in str(info.value)
+    assert not marker.exists()
+
+    # The payload is live: plain pickle would have run it.
+    with open(path, "rb") as handle:
+        pickle.load(handle)
+    assert marker.exists()
+
+
+def test_malicious_torch_file_is_refused(tmp_path):
+    marker = tmp_path / "pwned"
+    path = tmp_path / "evil.pt"
+    torch.save({"format": FORMAT_MARKER, "class": _Exploit(marker)}, path)
+    with pytest.raises(ValueError, match="not an sklearn-lgf model file"):
+        load_model(path)
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize(
+    "content",
+    [b"", b"garbage bytes \x00\x01\x02", b"PK\x03\x04 truncated zip"],
+    ids=["empty", "garbage", "truncated-zip"],
+)
+def test_garbage_is_refused(tmp_path, content):
+    path = tmp_path / "garbage.pt"
+    path.write_bytes(content)
+    with pytest.raises(ValueError, match="not an sklearn-lgf model file") as info:
+        load_model(path)
+    assert str(path) in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "payload, reason",
+    [
+        ({"weights": torch.zeros(3)}, "marker"),
+        ([1, 2, 3], "marker"),
+        ({"format": FORMAT_MARKER, "format_version": 1, "class": "os.system"}, "class"),
+        ({"format": FORMAT_MARKER, "format_version": 99}, "newer"),
+    ],
+    ids=["other-dict", "list", "unknown-class", "newer-version"],
+)
+def test_other_torch_files_are_refused(tmp_path, payload, reason):
+    path = tmp_path / "other.pt"
+    torch.save(payload, path)
+    with pytest.raises(ValueError, match=reason):
+        load_model(path)
+
+
+def test_mismatched_weights_are_refused(tmp_path):
+    maf = _fit(MAFDensity(**TINY), _data())
+    path = tmp_path / "maf.pt"
+    save_model(maf, path)
+    payload = torch.load(path, weights_only=True)
+    payload["params"]["hidden_layer_sizes"] = [17]
+    torch.save(payload, path)
+    with pytest.raises(ValueError, match="not an sklearn-lgf model file"):
+        load_model(path)
+
+
+def test_missing_file(tmp_path):
+    path = tmp_path / "absent.pt"
+    with pytest.raises(FileNotFoundError, match="absent.pt"):
+        load_model(path)
+
+
+def test_unfitted_is_refused(tmp_path):
+    path = tmp_path / "unfitted.pt"
+    with pytest.raises(NotFittedError):
+        save_model(LGFDensity(), path)
+    assert not path.exists()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_other_estimators_are_refused(tmp_path):
+    from sklearn.neighbors import KernelDensity
+
+    with pytest.raises(TypeError, match="MAFDensity and LGFDensity"):
+        save_model(KernelDensity().fit(_data()), tmp_path / "kde.pt")
