@@ -52,7 +52,11 @@ import numpy as np
 import sklearn
 import torch
 
-from sklearn_lgf import LGFDensity, MAFDensity
+REPO = Path(__file__).resolve().parent.parent
+if str(REPO) not in sys.path:  # measure this working tree, installed or not
+    sys.path.insert(0, str(REPO))
+
+from sklearn_lgf import LGFDensity, MAFDensity  # noqa: E402
 
 # Rows x importance samples per forward pass, as LGFDensity uses while scoring.
 try:  # the constant is private; fall back to its documented values
@@ -60,7 +64,6 @@ try:  # the constant is private; fall back to its documented values
 except ImportError:  # pragma: no cover
     ROW_SAMPLE_BUDGET = {"cpu": 8192, "cuda": 131072}
 
-REPO = Path(__file__).resolve().parent.parent
 DEFAULT_OUTPUT = REPO / "benchmarks" / "results" / "speed.md"
 
 # Fixed training settings shared by every contender (the issue's protocol).
@@ -119,17 +122,32 @@ def synchronize(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
+# A comparison repeats until it has run for this long (cheap measurements get
+# more repeats, so that their best is less at the mercy of background load)...
+MIN_SECONDS = {"quick": 1.0, "full": 4.0}
+MAX_REPEATS = 15  # ...but at most this many times.
+
+
 def race(
     contenders: dict[str, tuple[float, Callable[[], Any]]],
     repeats: int,
     device: torch.device,
+    min_seconds: float = 0.0,
 ) -> dict[str, Timing]:
-    """Time each ``(work, fn)`` ``repeats`` times, interleaved, starting order
-    alternating, so that background load affects every contender alike."""
+    """Time each ``(work, fn)`` at least ``repeats`` times, interleaved with
+    alternating starting order, so that background load affects every
+    contender alike; repeat further (up to ``MAX_REPEATS``) until
+    ``min_seconds`` have passed."""
     timings = {name: Timing(work) for name, (work, _) in contenders.items()}
     names = list(contenders)
-    for r in range(repeats):
-        for name in names if r % 2 == 0 else names[::-1]:
+    began = time.perf_counter()
+    r = 0
+    while r < repeats or (
+        time.perf_counter() - began < min_seconds and r < MAX_REPEATS
+    ):
+        order = names if r % 2 == 0 else names[::-1]
+        r += 1
+        for name in order:
             fn = contenders[name][1]
             gc.collect()
             synchronize(device)
@@ -184,7 +202,7 @@ class FlowConfig:
     pq_hidden: tuple[int, ...]
     st_hidden: tuple[int, ...]
     lgf_epochs: int
-    n_lgf_score: int  # rows scored with K importance samples
+    lgf_score_chunks: int  # rows scored with K samples, in LGFDensity's chunks
 
 
 def configs(quick: bool, device: torch.device) -> list[FlowConfig]:
@@ -197,20 +215,20 @@ def configs(quick: bool, device: torch.device) -> list[FlowConfig]:
     if quick:
         sizes_43 = {"n_train": 3000, "epochs": 1, "n_score": 3000, "n_sample": 256}
         sizes_2 = {"n_train": 5000, "epochs": 1, "n_score": 5000, "n_sample": 5000}
-        lgf_43 = {"lgf_epochs": 1, "n_lgf_score": 41}
-        lgf_2 = {"lgf_epochs": 1, "n_lgf_score": 82}
+        lgf_43 = {"lgf_epochs": 1, "lgf_score_chunks": 1}
+        lgf_2 = {"lgf_epochs": 1, "lgf_score_chunks": 2}
     elif gpu:
         sizes_43 = {"n_train": 20000, "epochs": 5, "n_score": 20000, "n_sample": 20000}
         sizes_2 = {"n_train": 20000, "epochs": 10, "n_score": 20000, "n_sample": 20000}
-        lgf_43 = {"lgf_epochs": 5, "n_lgf_score": 2000}
-        lgf_2 = {"lgf_epochs": 10, "n_lgf_score": 20000}
+        lgf_43 = {"lgf_epochs": 5, "lgf_score_chunks": 2}
+        lgf_2 = {"lgf_epochs": 10, "lgf_score_chunks": 20}
     else:
         # zuko inverts a MADE step with d full passes: 1024 samples at d=43
         # already take it seconds on a CPU.
         sizes_43 = {"n_train": 20000, "epochs": 1, "n_score": 20000, "n_sample": 1024}
         sizes_2 = {"n_train": 20000, "epochs": 3, "n_score": 20000, "n_sample": 20000}
-        lgf_43 = {"lgf_epochs": 1, "n_lgf_score": 164}
-        lgf_2 = {"lgf_epochs": 2, "n_lgf_score": 405}
+        lgf_43 = {"lgf_epochs": 1, "lgf_score_chunks": 2}
+        lgf_2 = {"lgf_epochs": 2, "lgf_score_chunks": 5}
     return [
         FlowConfig(**tabular, **sizes_43, **tabular_lgf, **lgf_43),
         FlowConfig(**planar, **sizes_2, **planar_lgf, **lgf_2),
@@ -271,259 +289,280 @@ def train_loop(
 
 
 # ------------------------------------------------- A: MAFDensity vs zuko
-def section_a(
-    cfgs: list[FlowConfig], device: torch.device, repeats: int
-) -> tuple[str, list[str]]:
+def new_zuko_maf(cfg: FlowConfig, device: torch.device) -> Any:
+    """zuko's MAF with our architecture; zuko's defaults otherwise."""
     import zuko
 
+    torch.manual_seed(0)
+    flow = zuko.flows.MAF(
+        cfg.d, transforms=cfg.n_layers, hidden_features=list(cfg.hidden)
+    )
+    return flow.to(device)
+
+
+ARCHITECTURE_NOTE = """\
+Same architecture: 5 MADE affine steps, ReLU hidden units, the feature order
+reversed between steps (zuko: ascending/descending masks alternate; ours: a
+flip between steps), a standard normal base, equal parameter counts.
+Differences that remain (none changes the arithmetic of a forward pass):
+(1) the log-scale bound: zuko `a / (1 + |a| / 6.9)` (`slope=1e-3`), ours
+`5 tanh(a / 5)`; (2) hidden-unit degrees: zuko cycles through them, ours
+sorts them into contiguous blocks (same masks up to a permutation of the
+units); (3) the inverse: zuko runs d fixed-point passes of the whole MADE,
+ours one pass's arithmetic in d blocks (what the sorted degrees are for);
+(4) initialisation: ours rescales each masked layer by its real fan-in.\
+"""
+
+
+def zuko_loss(flow: Any) -> Callable[[torch.Tensor], torch.Tensor]:
+    return lambda x: -flow().log_prob(x).mean()
+
+
+def ratio_row(
+    cfg: FlowConfig, what: str, ours: Timing, theirs: Timing, target: float
+) -> list[str]:
+    ratio = ours.best / theirs.best
+    return [
+        cfg.name,
+        what,
+        fmt_timing(ours),
+        fmt_timing(theirs),
+        f"{ratio:.2f}",
+        f">= {target:g}",
+        verdict(ratio, target),
+    ]
+
+
+def maf_vs_zuko(
+    cfg: FlowConfig, device: torch.device, repeats: int, min_seconds: float
+) -> tuple[list[list[str]], list[str]]:
+    """Section A for one configuration: table rows and parameter counts."""
+    print(f"[A] {cfg.name}: training", flush=True)
+    X = make_data(cfg.n_train, cfg.d, seed=1)
+    X_score = make_data(cfg.n_score, cfg.d, seed=2)
+    location, scale = X.mean(0), X.std(0)
+    x_t = torch.as_tensor((X - location) / scale, dtype=torch.float32).to(device)
+    xs_t = torch.as_tensor((X_score - location) / scale, dtype=torch.float32)
+    xs_t = xs_t.to(device)
+    fitted: dict[str, Any] = {}
+
+    def fit_ours() -> None:
+        fitted["ours"] = fit_quietly(maf_estimator(cfg, cfg.epochs, device.type), X)
+
+    def fit_engine() -> None:
+        model = maf_estimator(cfg, 1, device.type)._build_model(cfg.d).to(device)
+        train_loop(model, model.training_loss, x_t, cfg.epochs)
+
+    def fit_zuko() -> None:
+        flow = new_zuko_maf(cfg, device)
+        train_loop(flow, zuko_loss(flow), x_t, cfg.epochs)
+        fitted["zuko"] = flow
+
+    # Warm-up (allocator, kernels, lazy initialisation), not timed.
+    fit_quietly(maf_estimator(cfg, 1, device.type), X[: 2 * BATCH_SIZE])
+    warm_flow = new_zuko_maf(cfg, device)
+    train_loop(warm_flow, zuko_loss(warm_flow), x_t[: 2 * BATCH_SIZE], 1)
+    work = float(cfg.n_train * cfg.epochs)
+    train = race(
+        {
+            "ours": (work, fit_ours),
+            "engine": (work, fit_engine),
+            "zuko": (work, fit_zuko),
+        },
+        repeats,
+        device,
+        min_seconds,
+    )
+    est: MAFDensity = fitted["ours"]
+    flow = fitted["zuko"].eval()
+    params = [cfg.name, f"{n_params(est.model_):,}", f"{n_params(flow):,}"]
+
+    print(f"[A] {cfg.name}: scoring", flush=True)
+    # zuko gets the batch size that is fastest for it here (one timed pass each).
+    batch, best = cfg.n_score, float("inf")
+    for candidate in sorted({1024, 8192, cfg.n_score}):
+        with torch.no_grad():
+            synchronize(device)
+            start = time.perf_counter()
+            for chunk in xs_t.split(candidate):
+                flow().log_prob(chunk)
+            synchronize(device)
+        elapsed = time.perf_counter() - start
+        if elapsed < best:
+            batch, best = candidate, elapsed
+    est.score_samples(X_score[:BATCH_SIZE])  # warm-up
+
+    def score_zuko() -> None:
+        with torch.no_grad():
+            torch.cat([flow().log_prob(chunk) for chunk in xs_t.split(batch)])
+
+    score = race(
+        {
+            "ours": (cfg.n_score, lambda: est.score_samples(X_score)),
+            "zuko": (cfg.n_score, score_zuko),
+        },
+        repeats,
+        device,
+        min_seconds,
+    )
+
+    print(f"[A] {cfg.name}: sampling", flush=True)
+    n = cfg.n_sample
+
+    def sample_zuko() -> None:
+        with torch.no_grad():
+            flow().sample((n,))
+
+    est.sample(16, random_state=0)  # warm-up
+    with torch.no_grad():
+        flow().sample((16,))
+    sample = race(
+        {
+            "ours": (n, lambda: est.sample(n, random_state=0)),
+            "zuko": (n, sample_zuko),
+        },
+        repeats,
+        device,
+        min_seconds,
+    )
+    what = f"train, `fit` ({cfg.n_train} rows x {cfg.epochs} ep)"
+    rows = [
+        ratio_row(cfg, what, train["ours"], train["zuko"], 1.0),
+        ratio_row(
+            cfg, "train, engine only (same loop)", train["engine"], train["zuko"], 1.0
+        ),
+        ratio_row(
+            cfg,
+            f"score ({cfg.n_score} rows; zuko batch {batch})",
+            score["ours"],
+            score["zuko"],
+            1.0,
+        ),
+        ratio_row(
+            cfg,
+            f"sample ({n} rows)",
+            sample["ours"],
+            sample["zuko"],
+            2.0 if cfg.d == 43 else 1.0,
+        ),
+    ]
+    return rows, params
+
+
+def section_a(
+    cfgs: list[FlowConfig], device: torch.device, repeats: int, min_seconds: float
+) -> tuple[str, list[str]]:
     notes: list[str] = []
     rows: list[list[str]] = []
     params_rows: list[list[str]] = []
     for cfg in cfgs:
-        print(f"[A] {cfg.name}: training", flush=True)
-        X = make_data(cfg.n_train, cfg.d, seed=1)
-        X_score = make_data(cfg.n_score, cfg.d, seed=2)
-        x_t = torch.as_tensor((X - X.mean(0)) / X.std(0), dtype=torch.float32).to(
-            device
-        )
-        xs_t = torch.as_tensor(
-            (X_score - X.mean(0)) / X.std(0), dtype=torch.float32
-        ).to(device)
-
-        def new_zuko() -> Any:
-            torch.manual_seed(0)
-            return zuko.flows.MAF(
-                cfg.d, transforms=cfg.n_layers, hidden_features=list(cfg.hidden)
-            ).to(device)
-
-        flows: dict[str, Any] = {}
-        ests: dict[str, MAFDensity] = {}
-
-        def fit_ours() -> None:
-            ests["fit"] = fit_quietly(maf_estimator(cfg, cfg.epochs, device.type), X)
-
-        def fit_engine() -> None:
-            model = maf_estimator(cfg, 1, device.type)._build_model(cfg.d).to(device)
-            train_loop(model, model.training_loss, x_t, cfg.epochs)
-
-        def fit_zuko() -> None:
-            flow = new_zuko()
-            train_loop(flow, lambda b: -flow().log_prob(b).mean(), x_t, cfg.epochs)
-            flows["fit"] = flow
-
-        # Warm-up (allocator, kernels, lazy initialisation), not timed.
-        warm = x_t[: 2 * BATCH_SIZE]
-        fit_quietly(maf_estimator(cfg, 1, device.type), X[: 2 * BATCH_SIZE])
-        zf = new_zuko()
-        train_loop(zf, lambda b: -zf().log_prob(b).mean(), warm, 1)
-        work = float(cfg.n_train * cfg.epochs)
-        train = race(
-            {
-                "ours": (work, fit_ours),
-                "engine": (work, fit_engine),
-                "zuko": (work, fit_zuko),
-            },
-            repeats,
-            device,
-        )
-        est, flow = ests["fit"], flows["fit"]
-        flow.eval()
-        ours_params, zuko_params = n_params(est.model_), n_params(flow)
-        params_rows.append([cfg.name, f"{ours_params:,}", f"{zuko_params:,}"])
-        if ours_params != zuko_params:
-            notes.append(f"{cfg.name}: parameter counts differ.")
-
-        print(f"[A] {cfg.name}: scoring", flush=True)
-        # zuko gets the batch size that is fastest for it on this device.
-        best_batch, best_time = 0, float("inf")
-        for batch in sorted({1024, 8192, cfg.n_score}):
-            with torch.no_grad():
-                synchronize(device)
-                start = time.perf_counter()
-                for chunk in xs_t.split(batch):
-                    flow().log_prob(chunk)
-                synchronize(device)
-            elapsed = time.perf_counter() - start
-            if elapsed < best_time:
-                best_batch, best_time = batch, elapsed
-        est.score_samples(X_score[:BATCH_SIZE])  # warm-up
-
-        def score_zuko() -> None:
-            with torch.no_grad():
-                torch.cat([flow().log_prob(c) for c in xs_t.split(best_batch)])
-
-        score = race(
-            {
-                "ours": (cfg.n_score, lambda: est.score_samples(X_score)),
-                "zuko": (cfg.n_score, score_zuko),
-            },
-            repeats,
-            device,
-        )
-
-        print(f"[A] {cfg.name}: sampling", flush=True)
-        n = cfg.n_sample
-
-        def sample_zuko() -> None:
-            with torch.no_grad():
-                flow().sample((n,))
-
-        est.sample(16, random_state=0)
-        sample_zuko_warm = flow().sample((16,))
-        del sample_zuko_warm
-        sample = race(
-            {
-                "ours": (n, lambda: est.sample(n, random_state=0)),
-                "zuko": (n, sample_zuko),
-            },
-            repeats,
-            device,
-        )
-
-        def row(what: str, ours: Timing, zuko_t: Timing, target: float) -> list[str]:
-            ratio = ours.best / zuko_t.best
-            return [
-                cfg.name,
-                what,
-                fmt_timing(ours),
-                fmt_timing(zuko_t),
-                f"{ratio:.2f}",
-                f">= {target:g}",
-                verdict(ratio, target),
-            ]
-
-        rows.append(
-            row(
-                f"train, `fit` ({cfg.n_train} rows x {cfg.epochs} ep)",
-                train["ours"],
-                train["zuko"],
-                1.0,
-            )
-        )
-        rows.append(
-            row("train, engine only (same loop)", train["engine"], train["zuko"], 1.0)
-        )
-        rows.append(
-            row(
-                f"score ({cfg.n_score} rows; zuko batch {best_batch})",
-                score["ours"],
-                score["zuko"],
-                1.0,
-            )
-        )
-        rows.append(
-            row(
-                f"sample ({n} rows)",
-                sample["ours"],
-                sample["zuko"],
-                2.0 if cfg.d == 43 else 1.0,
-            )
-        )
-
-    text = table(
-        [
-            "config",
-            "measure",
-            "ours rows/s",
-            "zuko rows/s",
-            "ours/zuko",
-            "target",
-            "met",
-        ],
-        rows,
-    )
+        cfg_rows, params = maf_vs_zuko(cfg, device, repeats, min_seconds)
+        rows += cfg_rows
+        params_rows.append(params)
+        if params[1] != params[2]:
+            notes.append(f"A, {cfg.name}: the parameter counts differ.")
+    header = ["config", "measure", "ours rows/s", "zuko rows/s", "ours/zuko"]
+    text = table([*header, "target", "met"], rows)
     text += (
-        "\n\nParameters (ours: `sum(p.numel() for p in est.model_.parameters())`):\n\n"
+        "\n\nParameters (ours: `sum(p.numel() for p in est.model_.parameters())`, "
+        "zuko: `sum(p.numel() for p in flow.parameters())`):\n\n"
     )
     text += table(["config", "ours", "zuko"], params_rows)
     return text, notes
 
 
 # ------------------------------------------- B and C: LGF training, scoring
-def section_bc(
-    cfgs: list[FlowConfig], device: torch.device, repeats: int, k: int
-) -> tuple[str, str, dict[str, LGFDensity]]:
-    rows_b: list[list[str]] = []
-    rows_c: list[list[str]] = []
+def lgf_vs_maf(
+    cfg: FlowConfig, device: torch.device, repeats: int, k: int, min_seconds: float
+) -> tuple[list[str], list[str]]:
+    """Sections B and C for one configuration: one table row each."""
+    print(f"[B] {cfg.name}: LGF vs MAF training", flush=True)
+    X = make_data(cfg.n_train, cfg.d, seed=1)
     fitted: dict[str, LGFDensity] = {}
+
+    def fit_lgf() -> None:
+        est = lgf_estimator(cfg, cfg.lgf_epochs, device.type, k)
+        fitted["lgf"] = fit_quietly(est, X)
+
+    def fit_maf() -> None:
+        fit_quietly(maf_estimator(cfg, cfg.lgf_epochs, device.type), X)
+
+    fit_quietly(lgf_estimator(cfg, 1, device.type, k), X[: 2 * BATCH_SIZE])
+    fit_quietly(maf_estimator(cfg, 1, device.type), X[: 2 * BATCH_SIZE])
+    work = float(cfg.n_train * cfg.lgf_epochs)
+    train = race(
+        {"lgf": (work, fit_lgf), "maf": (work, fit_maf)}, repeats, device, min_seconds
+    )
+    ratio = train["lgf"].best / train["maf"].best
+    est = fitted["lgf"]
+    row_b = [
+        cfg.name,
+        f"u_dim {cfg.u_dim}, pq {list(cfg.pq_hidden)}, st {list(cfg.st_hidden)}",
+        f"{cfg.n_train} x {cfg.lgf_epochs}",
+        fmt_timing(train["lgf"]),
+        fmt_timing(train["maf"]),
+        f"{ratio:.2f}",
+        ">= 0.7",
+        verdict(ratio, 0.7),
+        f"{n_params(est.model_):,}",
+    ]
+
+    print(f"[C] {cfg.name}: importance-sampling scoring, K={k}", flush=True)
     budget = ROW_SAMPLE_BUDGET.get(device.type, 8192)
+    # Whole chunks of rows: LGFDensity pads the last chunk (at most one
+    # chunk's work is wasted per call), which is not what is measured here.
+    n = cfg.lgf_score_chunks * max(1, budget // k)
+    X_score = make_data(n, cfg.d, seed=2)
+    model = est.model_
+    z = torch.as_tensor(est._standardise(X_score), dtype=torch.float32)
+    tiled = z.repeat_interleave(k, dim=0).to(device)
+    shape = (n * k, model.n_indexed, model.u_features)
+    noise = torch.randn(shape, generator=torch.Generator().manual_seed(0))
+    noise = noise.to(device)
+
+    def raw() -> None:
+        with torch.no_grad():
+            for start in range(0, n * k, budget):
+                stop = start + budget
+                model.log_weights(tiled[start:stop], noise[start:stop])
+
+    est.score_samples(X_score[:2])  # warm-up
+    raw()
+    work = float(n * k)
+    scoring = race(
+        {
+            "score_samples": (work, lambda: est.score_samples(X_score)),
+            "log_weights": (work, raw),
+        },
+        repeats,
+        device,
+        min_seconds,
+    )
+    ratio = scoring["score_samples"].best / scoring["log_weights"].best
+    row_c = [
+        cfg.name,
+        f"{n} x {k}",
+        fmt_timing(scoring["score_samples"]),
+        fmt_timing(scoring["log_weights"]),
+        f"{ratio:.2f}",
+        "~ 1.0",
+        "yes" if ratio >= 0.9 else "**no**",
+    ]
+    return row_b, row_c
+
+
+def section_bc(
+    cfgs: list[FlowConfig],
+    device: torch.device,
+    repeats: int,
+    k: int,
+    min_seconds: float,
+) -> tuple[str, str]:
+    rows_b, rows_c = [], []
     for cfg in cfgs:
-        print(f"[B] {cfg.name}: LGF vs MAF training", flush=True)
-        X = make_data(cfg.n_train, cfg.d, seed=1)
-        ests: dict[str, Any] = {}
-
-        def fit_lgf() -> None:
-            ests["lgf"] = fit_quietly(
-                lgf_estimator(cfg, cfg.lgf_epochs, device.type, k), X
-            )
-
-        def fit_maf() -> None:
-            fit_quietly(maf_estimator(cfg, cfg.lgf_epochs, device.type), X)
-
-        fit_quietly(lgf_estimator(cfg, 1, device.type, k), X[: 2 * BATCH_SIZE])
-        fit_quietly(maf_estimator(cfg, 1, device.type), X[: 2 * BATCH_SIZE])
-        work = float(cfg.n_train * cfg.lgf_epochs)
-        train = race({"lgf": (work, fit_lgf), "maf": (work, fit_maf)}, repeats, device)
-        ratio = train["lgf"].best / train["maf"].best
-        est: LGFDensity = ests["lgf"]
-        fitted[cfg.name] = est
-        rows_b.append(
-            [
-                cfg.name,
-                f"u_dim {cfg.u_dim}, pq {list(cfg.pq_hidden)}, "
-                f"st {list(cfg.st_hidden)}",
-                f"{cfg.n_train} x {cfg.lgf_epochs}",
-                fmt_timing(train["lgf"]),
-                fmt_timing(train["maf"]),
-                f"{ratio:.2f}",
-                ">= 0.7",
-                verdict(ratio, 0.7),
-                f"{n_params(est.model_):,}",
-            ]
-        )
-
-        print(f"[C] {cfg.name}: importance-sampling scoring, K={k}", flush=True)
-        n = cfg.n_lgf_score
-        X_score = make_data(n, cfg.d, seed=2)
-        model = est.model_
-        z = torch.as_tensor(est._standardise(X_score), dtype=torch.float32)
-        rows_t = z.repeat_interleave(k, dim=0).to(device)
-        noise = torch.randn(
-            n * k,
-            model.n_indexed,
-            model.u_features,
-            generator=torch.Generator().manual_seed(0),
-        ).to(device)
-
-        def raw() -> None:
-            with torch.no_grad():
-                for start in range(0, n * k, budget):
-                    model.log_weights(
-                        rows_t[start : start + budget], noise[start : start + budget]
-                    )
-
-        est.score_samples(X_score[:2])  # warm-up
-        raw()
-        scoring = race(
-            {
-                "score_samples": (float(n * k), lambda: est.score_samples(X_score)),
-                "log_weights": (float(n * k), raw),
-            },
-            repeats,
-            device,
-        )
-        ratio = scoring["score_samples"].best / scoring["log_weights"].best
-        rows_c.append(
-            [
-                cfg.name,
-                f"{n} x {k}",
-                fmt_timing(scoring["score_samples"]),
-                fmt_timing(scoring["log_weights"]),
-                f"{ratio:.2f}",
-                "~ 1.0",
-                "yes" if ratio >= 0.9 else "**no**",
-            ]
-        )
+        row_b, row_c = lgf_vs_maf(cfg, device, repeats, k, min_seconds)
+        rows_b.append(row_b)
+        rows_c.append(row_c)
     text_b = table(
         [
             "config (base: 5 MADE steps)",
@@ -550,13 +589,14 @@ def section_bc(
         ],
         rows_c,
     )
+    budget = ROW_SAMPLE_BUDGET.get(device.type, 8192)
     text_c += (
-        f"\n\n`log_weights` is the engine's single-draw forward pass under "
-        f"`torch.no_grad()` on the n*K tiled rows, in chunks of {budget} rows "
-        "(LGFDensity's row-sample budget on this device); inputs are built "
-        "outside the timer."
+        "\n\n`log_weights`: the engine's single-draw forward pass, "
+        "`est.model_.log_weights(rows, noise)` under `torch.no_grad()`, on the "
+        f"n*K tiled rows in chunks of {budget} rows (LGFDensity's row-sample "
+        "budget on this device); its inputs are built outside the timer."
     )
-    return text_b, text_c, fitted
+    return text_b, text_c
 
 
 # ------------------------------------------------------------ D: memory
@@ -610,7 +650,7 @@ def section_d(
     gpu = device.type == "cuda"
     X = ring_data(4000, seed=1)
     unused = {"n_train": 4000, "epochs": 1, "n_score": 0, "n_sample": 0}
-    unused |= {"lgf_epochs": 1, "n_lgf_score": 0}
+    unused |= {"lgf_epochs": 1, "lgf_score_chunks": 0}
     reference = FlowConfig(
         "d=2",
         2,
@@ -709,7 +749,8 @@ def section_d(
         text += (
             "\n\nCPU: peak RSS (`ru_maxrss`, reset to the current RSS through "
             "`/proc/self/clear_refs` just before scoring) minus the RSS before "
-            "scoring, in a fresh process per row."
+            "scoring, in a fresh process per row. An increase of 0 means the "
+            "scoring fitted in memory the process already held."
         )
     return text, list(dict.fromkeys(notes))
 
@@ -741,7 +782,9 @@ def header(device: torch.device, args: argparse.Namespace) -> str:
         + (f" ({torch.cuda.get_device_name(device)})" if device.type == "cuda" else ""),
         f"- CPU: {cpu}, {os.cpu_count()} logical cores, "
         f"torch threads: {torch.get_num_threads()}",
-        f"- repeats: {args.repeats}; figures are best (median) of the repeats",
+        f"- repeats: at least {args.repeats} (more for quick measurements, "
+        f"up to {MAX_REPEATS}); figures are best (median) of the repeats, "
+        "in rows (or row-samples) per second",
         f"- command: `python benchmarks/speed.py {' '.join(sys.argv[1:])}`",
     ]
     return "\n".join(lines)
@@ -778,13 +821,20 @@ def main() -> None:
     if args.repeats is None:
         args.repeats = 2 if args.quick else 3
     cfgs = configs(args.quick, device)
+    min_seconds = MIN_SECONDS["quick" if args.quick else "full"]
     k = 100
     start = time.perf_counter()
     parts = [header(device, args)]
     notes: list[str] = []
     sections = args.sections.upper()
+    try:
+        import zuko  # noqa: F401
+    except ImportError:
+        if "A" in sections:
+            notes.append("A skipped: zuko is not installed (`pip install zuko`).")
+            sections = sections.replace("A", "")
     if "A" in sections:
-        text, extra = section_a(cfgs, device, args.repeats)
+        text, extra = section_a(cfgs, device, args.repeats, min_seconds)
         notes += extra
         parts += [
             "## A. MAFDensity vs zuko.flows.MAF (same architecture)",
@@ -797,9 +847,10 @@ def main() -> None:
             "device tensor in zuko's fastest batch size. Sampling: `sample(n)` "
             "vs `flow().sample((n,))` under `no_grad`.",
             text,
+            ARCHITECTURE_NOTE,
         ]
     if "B" in sections or "C" in sections:
-        text_b, text_c, _ = section_bc(cfgs, device, args.repeats, k)
+        text_b, text_c = section_bc(cfgs, device, args.repeats, k, min_seconds)
         parts += [
             "## B. LGFDensity training throughput relative to MAFDensity",
             "Both `fit` with the same base flow, data and protocol as in A.",

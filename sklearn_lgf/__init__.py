@@ -2,7 +2,8 @@
 
 from ._lgf import LGFDensity
 from ._maf import MAFDensity
+from ._outlier import DensityOutlierDetector
 
 __version__ = "0.1.0"
 
-__all__ = ["LGFDensity", "MAFDensity", "__version__"]
+__all__ = ["DensityOutlierDetector", "LGFDensity", "MAFDensity", "__version__"]

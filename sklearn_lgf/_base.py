@@ -96,8 +96,11 @@ class BaseFlowDensity(DensityMixin, BaseEstimator):
         "verbose": ["verbose"],
     }
 
-    # Rows evaluated together when scoring; fixed so results are batch-independent.
-    _score_chunk_rows = {"cpu": 1024, "cuda": 16384}
+    # Rows evaluated together when scoring; fixed so that a row's result does
+    # not depend on the batch. Padding makes one row cost a whole chunk.
+    _score_chunk_rows = {"cpu": 2048, "cuda": 8192}
+    # Rows drawn together when sampling (no batch-independence needed).
+    _sample_chunk_rows = {"cpu": 8192, "cuda": 262144}
 
     @abstractmethod
     def _build_model(self, n_features: int) -> torch.nn.Module:
@@ -244,7 +247,18 @@ class BaseFlowDensity(DensityMixin, BaseEstimator):
         return device
 
     def _chunk_rows(self) -> int:
-        return self._score_chunk_rows.get(self._model_device().type, 1024)
+        return self._score_chunk_rows.get(self._model_device().type, 2048)
+
+    def _model_input(self, X: Any) -> torch.Tensor:
+        """Validated, standardised ``X`` as a float32 tensor on the model's device."""
+        check_is_fitted(self, "model_")
+        X = validate_data(self, X, dtype=np.float64, reset=False)
+        Z = self._standardise(X).astype(np.float32)
+        return torch.from_numpy(Z).to(self._model_device())
+
+    def _to_log_density(self, log_prob: torch.Tensor) -> np.ndarray:
+        """Standardised-space log-densities as float64 in the units of ``X``."""
+        return log_prob.double().cpu().numpy() + self._log_det_correction()
 
     # -------------------------------------------------------------- scoring
     def score_samples(self, X: Any) -> np.ndarray:
@@ -261,12 +275,7 @@ class BaseFlowDensity(DensityMixin, BaseEstimator):
             ``log p(x)`` for each row. A row's value does not depend on the
             other rows passed with it.
         """
-        check_is_fitted(self, "model_")
-        X = validate_data(self, X, dtype=np.float64, reset=False)
-        device = self._model_device()
-        Z = torch.as_tensor(self._standardise(X), dtype=torch.float32, device=device)
-        log_prob = self._log_prob(Z, "score").double().cpu().numpy()
-        return log_prob + self._log_det_correction()
+        return self._to_log_density(self._log_prob(self._model_input(X), "score"))
 
     def score(self, X: Any, y: Any = None) -> float:
         """Mean log-likelihood of ``X`` (a Python float; higher is better).
@@ -315,12 +324,11 @@ class BaseFlowDensity(DensityMixin, BaseEstimator):
         (seed,) = draw_seeds(random_state, 1)
         device = self._model_device()
         generator = torch.Generator(device=device).manual_seed(seed)
-        draws = []
-        chunk = self._chunk_rows()
+        Z = np.empty((int(n_samples), self.n_features_in_))
+        chunk = self._sample_chunk_rows.get(device.type, 8192)
         for start in range(0, int(n_samples), chunk):
             rows = min(chunk, int(n_samples) - start)
-            draws.append(self.model_.sample(rows, generator).double().cpu().numpy())
-        Z = np.concatenate(draws)
+            Z[start : start + rows] = self.model_.sample(rows, generator).cpu().numpy()
         return Z * self.scale_ + self.location_
 
     # ------------------------------------------------------------- pickling

@@ -8,7 +8,6 @@ from typing import Any
 import numpy as np
 import torch
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._base import BaseFlowDensity, check_layer_sizes
 from .nn import build_lgf, lgf_log_prob
@@ -107,7 +106,7 @@ class LGFDensity(BaseFlowDensity):
         Per-feature standard deviation used for standardisation.
     n_features_in_ : int
         Number of features seen during fit.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Names of features seen during fit, when ``X`` has string column names.
     n_iter_ : int
         Number of epochs run (summed over warm starts).
@@ -286,9 +285,6 @@ class LGFDensity(BaseFlowDensity):
         elbo : ndarray of shape (n_samples,), dtype float64
             The bound for each row.
         """
-        check_is_fitted(self, "model_")
-        X = validate_data(self, X, dtype=np.float64, reset=False)
-        device = self._model_device()
-        Z = torch.as_tensor(self._standardise(X), dtype=torch.float32, device=device)
-        bound = self._estimate(Z, "score", "elbo").double().cpu().numpy()
-        return bound + self._log_det_correction()
+        return self._to_log_density(
+            self._estimate(self._model_input(X), "score", "elbo")
+        )

@@ -72,7 +72,7 @@ class MAFDensity(BaseFlowDensity):
         Per-feature standard deviation used for standardisation.
     n_features_in_ : int
         Number of features seen during fit.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Names of features seen during fit, when ``X`` has string column names.
     n_iter_ : int
         Number of epochs run (summed over warm starts).

@@ -91,7 +91,7 @@ class DensityOutlierDetector(OutlierMixin, MetaEstimatorMixin, BaseEstimator):
     --------
     >>> import numpy as np
     >>> from sklearn.mixture import GaussianMixture
-    >>> from sklearn_lgf._outlier import DensityOutlierDetector
+    >>> from sklearn_lgf import DensityOutlierDetector
     >>> X = np.random.RandomState(0).normal(size=(200, 2))
     >>> detector = DensityOutlierDetector(
     ...     GaussianMixture(random_state=0), contamination=0.1

@@ -67,6 +67,10 @@ _CLASSES: dict[str, type[BaseFlowDensity]] = {
 
 PathLike = str | os.PathLike[str]
 
+# torch.save writes zip archives; anything else (a bare pickle, a CSV, ...)
+# is refused before it reaches even the restricted unpickler.
+_ZIP_MAGIC = b"PK\x03\x04"
+
 
 class _NotAModelFile(Exception):
     """Internal: the payload is not what :func:`save_model` writes."""
@@ -313,6 +317,12 @@ def load_model(path: PathLike, *, device: str | None = None) -> MAFDensity | LGF
     """
     shown = os.fspath(path)
     with open(path, "rb") as handle:  # FileNotFoundError names the path
+        if handle.read(len(_ZIP_MAGIC)) != _ZIP_MAGIC:
+            raise ValueError(
+                f"{shown!r} is not an sklearn-lgf model file (not a file written "
+                "by torch.save)"
+            )
+        handle.seek(0)
         try:
             with warnings.catch_warnings():
                 # e.g. "Detected pickle protocol 4": moot, the file is refused
@@ -320,11 +330,9 @@ def load_model(path: PathLike, *, device: str | None = None) -> MAFDensity | LGF
                 warnings.filterwarnings("ignore", category=UserWarning)
                 payload = torch.load(handle, map_location="cpu", weights_only=True)
         except Exception as error:  # whatever refused it, the file is not ours
-            reason = str(error).strip().splitlines()
-            detail = f": {reason[0]}" if reason else ""
             raise ValueError(
-                f"{shown!r} is not an sklearn-lgf model file "
-                f"(torch.load with weights_only=True refused it{detail})"
+                f"{shown!r} is not an sklearn-lgf model file (it cannot be read "
+                f"as plain data and tensors: {_refusal_reason(error)})"
             ) from None
     try:
         return _rebuild(payload, device)
@@ -332,6 +340,19 @@ def load_model(path: PathLike, *, device: str | None = None) -> MAFDensity | LGF
         raise ValueError(
             f"{shown!r} is not an sklearn-lgf model file ({error})"
         ) from None
+
+
+def _refusal_reason(error: Exception) -> str:
+    """The useful part of a ``torch.load`` error (torch's own text advises
+    ``weights_only=False``, which must not be done with untrusted files)."""
+    text = str(error).replace("WeightsUnpickler error:", "\n")
+    boilerplate = ("Weights only load failed", "Please file an issue", "Check the doc")
+    lines = [
+        line.strip()
+        for line in text.splitlines()
+        if line.strip() and not line.strip().startswith(boilerplate)
+    ]
+    return lines[0] if lines else "empty, truncated or unreadable file"
 
 
 def _rebuild(payload: Any, device: str | None) -> MAFDensity | LGFDensity:

@@ -252,3 +252,20 @@ def test_other_estimators_are_refused(tmp_path):
 
     with pytest.raises(TypeError, match="MAFDensity and LGFDensity"):
         save_model(KernelDensity().fit(_data()), tmp_path / "kde.pt")
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_cuda_model_round_trip(tmp_path):
+    X = _data()
+    lgf = _fit(LGFDensity(**{**LGF_TINY, "device": "cuda"}), X)
+    path = tmp_path / "cuda.pt"
+    save_model(lgf, path)
+    payload = torch.load(path, map_location="cpu", weights_only=True)
+    assert all(t.device.type == "cpu" for t in payload["state_dict"].values())
+    loaded = load_model(path)
+    assert loaded.device == "cuda"
+    np.testing.assert_array_equal(loaded.score_samples(X), lgf.score_samples(X))
+    on_cpu = load_model(path, device="cpu")
+    np.testing.assert_allclose(
+        on_cpu.score_samples(X), lgf.score_samples(X), rtol=0, atol=1e-4
+    )

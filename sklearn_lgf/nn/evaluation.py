@@ -22,15 +22,20 @@ def map_fixed_chunks(
 ) -> Tensor:
     """``fn`` applied to ``x`` in padded chunks of exactly ``chunk_rows`` rows."""
     n = x.shape[0]
-    out = []
+    # One preallocated result: a list of per-chunk outputs kept alive beside
+    # each chunk's temporaries fragments the CPU heap until memory grows with n.
+    result: Tensor | None = None
     for start in range(0, n, chunk_rows):
         chunk = x[start : start + chunk_rows]
         m = chunk.shape[0]
         if m < chunk_rows:
             padding = chunk[:1].expand(chunk_rows - m, *chunk.shape[1:])
             chunk = torch.cat([chunk, padding])
-        out.append(fn(chunk)[:m])
-    return torch.cat(out) if out else x.new_zeros(0)
+        value = fn(chunk)[:m]
+        if result is None:
+            result = value.new_empty((n, *value.shape[1:]))
+        result[start : start + m] = value
+    return result if result is not None else x.new_zeros(0)
 
 
 @torch.no_grad()

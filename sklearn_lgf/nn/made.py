@@ -122,7 +122,9 @@ class MADE(nn.Module):
             first_from_context = F.linear(context, weights[0][:, :c], biases[0])
         else:
             first_from_context = biases[0].expand(n, -1)
-        out_w, out_b = weights[-1], biases[-1]
+        # Output row p * d + i holds parameter p of feature i.
+        out_w = weights[-1].view(self.params_per_feature, d, -1)
+        out_b = biases[-1].view(self.params_per_feature, d)
 
         for i in range(d):
             k = i  # hidden units of degree i (0-based feature i has degree i + 1)
@@ -136,17 +138,19 @@ class MADE(nn.Module):
                         pre = pre + x[:, :k] @ weights[0][start:stop, c : c + k].T
                 else:
                     seen = bounds[layer - 1][k + 1]
-                    pre = (
-                        hidden[layer - 1][:, :seen]
-                        @ weights[layer][start:stop, :seen].T
+                    pre = torch.addmm(
+                        biases[layer][start:stop],
+                        hidden[layer - 1][:, :seen],
+                        weights[layer][start:stop, :seen].T,
                     )
-                    pre = pre + biases[layer][start:stop]
                 h[:, start:stop] = self.activation(pre)
             seen = bounds[-1][i + 1]
-            rows = [p * d + i for p in range(self.params_per_feature)]
-            params = out_b[rows].expand(n, -1)
             if seen:
-                params = params + hidden[-1][:, :seen] @ out_w[rows, :seen].T
+                params = torch.addmm(
+                    out_b[:, i], hidden[-1][:, :seen], out_w[:, i, :seen].T
+                )
+            else:
+                params = out_b[:, i].expand(n, -1)
             x[:, i] = invert_feature(z[:, i], params)
         return x
 
