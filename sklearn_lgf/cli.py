@@ -36,7 +36,7 @@ import os
 import sys
 import time
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -242,7 +242,7 @@ def _warn(message: str) -> None:
 
 
 @contextlib.contextmanager
-def _reported_warnings():
+def _reported_warnings() -> Iterator[None]:
     """Show warnings raised inside as one ``sklearn-lgf: warning:`` line each."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -298,7 +298,7 @@ def _n_parameters(model: Any) -> int:
     return int(sum(p.numel() for p in model.model_.parameters()))
 
 
-def _fit_quietly_or_not(estimator: Any, X: np.ndarray) -> float:
+def _fit_reporting_warnings(estimator: Any, X: np.ndarray) -> float:
     """Fit, reporting warnings in one line each; returns the seconds taken."""
     from .nn.training import TrainingDiverged
 
@@ -358,7 +358,7 @@ def _cmd_fit(args: argparse.Namespace) -> int:
             f"{X.shape[1]} columns of {args.data}",
             flush=True,
         )
-    seconds = _fit_quietly_or_not(estimator, X)
+    seconds = _fit_reporting_warnings(estimator, X)
     if table.names is not None and len(set(table.names)) == len(table.names):
         if all(table.names):
             # What fitting on a DataFrame with these columns would record.
@@ -462,7 +462,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     results = []
     for name, estimator in models.items():
         print(f"Fitting {descriptions[name]} ...", flush=True)
-        seconds = _fit_quietly_or_not(estimator, X_train)
+        seconds = _fit_reporting_warnings(estimator, X_train)
         start = time.perf_counter()
         test = estimator.score(X_test)
         score_seconds = time.perf_counter() - start
@@ -756,7 +756,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 @contextlib.contextmanager
-def _torch_threads(threads: int | None):
+def _torch_threads(threads: int | None) -> Iterator[None]:
     """Use ``threads`` torch CPU threads inside (restored after, for callers
     of :func:`main` in a longer-lived process)."""
     if threads is None:
