@@ -85,6 +85,7 @@ class BaseFlowDensity(DensityMixin, BaseEstimator):
             Interval(Integral, 1, None, closed="left"),
             StrOptions({"auto"}),
         ],
+        "learning_rate": [StrOptions({"constant", "adaptive"})],
         "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
         "early_stopping": ["boolean"],
         "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
@@ -96,9 +97,12 @@ class BaseFlowDensity(DensityMixin, BaseEstimator):
         "verbose": ["verbose"],
     }
 
-    # Rows evaluated together when scoring; fixed so that a row's result does
-    # not depend on the batch. Padding makes one row cost a whole chunk.
-    _score_chunk_rows = {"cpu": 2048, "cuda": 8192}
+    # Rows evaluated together when scoring are a fixed number, so that a
+    # row's result does not depend on the batch; padding makes one row cost a
+    # whole chunk. On the CPU the chunk holds about this many parameter-rows
+    # (small models get large chunks, large models small ones), within bounds.
+    _score_chunk_budget = 2**28
+    _score_chunk_bounds = {"cpu": (1024, 8192), "cuda": (8192, 8192)}
     # Rows drawn together when sampling (no batch-independence needed).
     _sample_chunk_rows = {"cpu": 8192, "cuda": 262144}
 
@@ -188,6 +192,7 @@ class BaseFlowDensity(DensityMixin, BaseEstimator):
         config = TrainingConfig(
             max_iter=self.max_iter,
             batch_size=self._batch_size(len(train_rows)),
+            learning_rate=self.learning_rate,
             learning_rate_init=self.learning_rate_init,
             early_stopping=self.early_stopping,
             n_iter_no_change=self.n_iter_no_change,
@@ -247,7 +252,13 @@ class BaseFlowDensity(DensityMixin, BaseEstimator):
         return device
 
     def _chunk_rows(self) -> int:
-        return self._score_chunk_rows.get(self._model_device().type, 2048)
+        """Rows per scoring chunk: a power of two fixed by the model and device."""
+        low, high = self._score_chunk_bounds.get(
+            self._model_device().type, (1024, 8192)
+        )
+        n_parameters = sum(p.numel() for p in self.model_.parameters())
+        wanted = self._score_chunk_budget // max(1, n_parameters)
+        return int(np.clip(1 << max(0, wanted.bit_length() - 1), low, high))
 
     def _model_input(self, X: Any) -> torch.Tensor:
         """Validated, standardised ``X`` as a float32 tensor on the model's device."""

@@ -69,8 +69,13 @@ class LGFDensity(BaseFlowDensity):
     batch_size : int or "auto", default="auto"
         Minibatch size (capped at the number of training rows). ``"auto"``
         is ``min(1000, max(32, n_train // 10))``.
+    learning_rate : {"constant", "adaptive"}, default="constant"
+        ``"constant"`` keeps ``learning_rate_init``. ``"adaptive"`` divides
+        the learning rate by 5 each time the stopping criterion is met
+        instead of stopping, and stops once it would fall below 1e-6: a
+        longer run that settles closer to the optimum.
     learning_rate_init : float, default=1e-3
-        Adam's learning rate.
+        Adam's (initial) learning rate.
     early_stopping : bool, default=True
         Hold out ``validation_fraction`` of the data, stop when its
         importance-sampling log-likelihood (``n_validation_samples`` draws)
@@ -183,6 +188,7 @@ class LGFDensity(BaseFlowDensity):
         batch_norm: bool = False,
         max_iter: int = 200,
         batch_size: int | str = "auto",
+        learning_rate: str = "constant",
         learning_rate_init: float = 1e-3,
         early_stopping: bool = True,
         validation_fraction: float = 0.1,
@@ -206,6 +212,7 @@ class LGFDensity(BaseFlowDensity):
         self.batch_norm = batch_norm
         self.max_iter = max_iter
         self.batch_size = batch_size
+        self.learning_rate = learning_rate
         self.learning_rate_init = learning_rate_init
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction

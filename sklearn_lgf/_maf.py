@@ -37,8 +37,13 @@ class MAFDensity(BaseFlowDensity):
         Minibatch size (capped at the number of training rows). ``"auto"``
         is ``min(1000, max(32, n_train // 10))``: about ten steps an epoch on
         small data, 1000 rows on large data.
+    learning_rate : {"constant", "adaptive"}, default="constant"
+        ``"constant"`` keeps ``learning_rate_init``. ``"adaptive"`` divides
+        the learning rate by 5 each time the stopping criterion is met
+        instead of stopping, and stops once it would fall below 1e-6: a
+        longer run that settles closer to the optimum.
     learning_rate_init : float, default=1e-3
-        Adam's learning rate.
+        Adam's (initial) learning rate.
     early_stopping : bool, default=True
         Hold out ``validation_fraction`` of the data, stop when its
         log-likelihood has not improved by ``tol`` for ``n_iter_no_change``
@@ -114,6 +119,7 @@ class MAFDensity(BaseFlowDensity):
         batch_norm: bool = False,
         max_iter: int = 200,
         batch_size: int | str = "auto",
+        learning_rate: str = "constant",
         learning_rate_init: float = 1e-3,
         early_stopping: bool = True,
         validation_fraction: float = 0.1,
@@ -130,6 +136,7 @@ class MAFDensity(BaseFlowDensity):
         self.batch_norm = batch_norm
         self.max_iter = max_iter
         self.batch_size = batch_size
+        self.learning_rate = learning_rate
         self.learning_rate_init = learning_rate_init
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction

@@ -17,6 +17,9 @@ from torch import Tensor, nn
 from .bijections import calibrate_batch_norms
 
 BATCH_NORM_CALIBRATION_ROWS = 100_000
+# As MLPClassifier's learning_rate="adaptive": divide by 5, stop below 1e-6.
+LR_DIVISOR = 5.0
+MIN_ADAPTIVE_LR = 1e-6
 
 
 @dataclass
@@ -25,6 +28,7 @@ class TrainingConfig:
 
     max_iter: int = 200
     batch_size: int = 1000
+    learning_rate: str = "constant"
     learning_rate_init: float = 1e-3
     early_stopping: bool = True
     n_iter_no_change: int = 10
@@ -62,6 +66,8 @@ def train(
     ``validation`` returns the mean validation log-likelihood (higher is
     better); with ``config.early_stopping`` it decides when to stop and the
     best weights are restored at the end. Without it the training loss does.
+    With ``config.learning_rate == "adaptive"`` a stall first divides the
+    learning rate by 5; training stops when it would fall below 1e-6.
     ``score_offset`` is added to every recorded log-likelihood (and subtracted
     from losses) so that the figures are in the units the caller wants.
     """
@@ -118,6 +124,17 @@ def train(
         if log is not None:
             log(f"{message}, {time.perf_counter() - start:.2f}s")
         if no_improvement > config.n_iter_no_change:
+            lr = optimizer.param_groups[0]["lr"]
+            if (
+                config.learning_rate == "adaptive"
+                and lr / LR_DIVISOR >= MIN_ADAPTIVE_LR
+            ):
+                for group in optimizer.param_groups:
+                    group["lr"] = lr / LR_DIVISOR
+                no_improvement = 0
+                if log is not None:
+                    log(f"No improvement: learning rate divided by {LR_DIVISOR}.")
+                continue
             converged = True
             if log is not None:
                 log(f"No improvement for {no_improvement} epochs: stopping.")
