@@ -51,7 +51,10 @@ BIJECTIONS: dict[str, tuple[Callable[[int], torch.nn.Module], bool]] = {
     "coupling_odd": (lambda d: AffineCoupling(d, (16,), parity=1), False),
     "reverse": (lambda d: Reverse(), False),
     "batch_norm": (_batch_norm, False),
-    "compose": (lambda d: build_flow(d, 3, (12,), batch_norm=True).transform.eval(), False),
+    "compose": (
+        lambda d: build_flow(d, 3, (12,), batch_norm=True).transform.eval(),
+        False,
+    ),
     "indexed_maf": (
         lambda d: IndexedAffine(MaskedAffineAutoregressive(d, (16,)), d, U_DIM, (8,)),
         True,
@@ -164,4 +167,6 @@ def test_batch_norm_evaluation_ignores_the_scored_batch():
     x = torch.randn(50, 3, dtype=torch.float64) * 4 + 7
     single = torch.stack([layer(x[i : i + 1])[0][0] for i in range(50)])
     torch.testing.assert_close(layer(x)[0], single)
-    torch.testing.assert_close(layer(x)[0], (x - 0) / torch.sqrt(torch.tensor(1 + 1e-5)))
+    torch.testing.assert_close(
+        layer(x)[0], (x - 0) / torch.sqrt(torch.tensor(1 + 1e-5))
+    )

@@ -23,7 +23,9 @@ TINY = dict(hidden_layer_sizes=(16,), max_iter=4, random_state=0)
 
 def blobs(n=300, d=2, seed=0):
     rng = np.random.RandomState(seed)
-    return np.vstack([rng.normal(-2, 0.5, (n // 2, d)), rng.normal(2, 0.5, (n - n // 2, d))])
+    return np.vstack(
+        [rng.normal(-2, 0.5, (n // 2, d)), rng.normal(2, 0.5, (n - n // 2, d))]
+    )
 
 
 class ThreadRecordingMAF(MAFDensity):
@@ -108,8 +110,14 @@ def test_dataframes_keep_feature_names(Estimator):
     "density",
     [
         MAFDensity(n_layers=2, hidden_layer_sizes=(32,), max_iter=40, random_state=0),
-        LGFDensity(n_layers=2, hidden_layer_sizes=(32,), pq_hidden_layer_sizes=(16,),
-                   n_importance_samples=16, max_iter=40, random_state=0),  # fmt: skip
+        LGFDensity(
+            n_layers=2,
+            hidden_layer_sizes=(32,),
+            pq_hidden_layer_sizes=(16,),
+            n_importance_samples=16,
+            max_iter=40,
+            random_state=0,
+        ),  # fmt: skip
     ],
     ids=["maf", "lgf"],
 )
@@ -119,7 +127,9 @@ def test_anomaly_detection_in_a_pipeline_with_our_estimators(density):
     X_test = np.vstack([blobs(200, seed=2), rng.uniform(-8, 8, (40, 2))])
     y_test = np.r_[np.zeros(200), np.ones(40)]
     y_test[200:][np.abs(X_test[200:]).max(1) < 3] = 0  # uniform points among the blobs
-    pipe = make_pipeline(StandardScaler(), DensityOutlierDetector(clone(density), contamination=0.05))
+    pipe = make_pipeline(
+        StandardScaler(), DensityOutlierDetector(clone(density), contamination=0.05)
+    )
     predictions = pipe.fit(X_train).predict(X_train)
     assert np.sum(predictions == -1) == 20
     auc = roc_auc_score(y_test, -pipe.decision_function(X_test))

@@ -23,7 +23,9 @@ KW = dict(n_layers=2, hidden_layer_sizes=(32,), max_iter=5, random_state=0)
 
 def data(n=2000, seed=0):
     rng = np.random.RandomState(seed)
-    return np.vstack([rng.normal(-2, 0.5, (n // 2, 3)), rng.normal(2, 0.5, (n // 2, 3))])
+    return np.vstack(
+        [rng.normal(-2, 0.5, (n // 2, 3)), rng.normal(2, 0.5, (n // 2, 3))]
+    )
 
 
 def fit(est, X):
@@ -79,4 +81,6 @@ def test_sampling_on_the_gpu(Estimator):
 def test_same_seed_gives_identical_gpu_fits():
     X = data()
     a, b = fit(LGFDensity(**KW), X), fit(LGFDensity(**KW), X)
-    np.testing.assert_allclose(a.score_samples(X), b.score_samples(X), rtol=0, atol=1e-5)
+    np.testing.assert_allclose(
+        a.score_samples(X), b.score_samples(X), rtol=0, atol=1e-5
+    )

@@ -60,9 +60,16 @@ def one_layer(request):
     """A trained one-layer LGF-MAF with u of dimension 1, in float64."""
     d = request.param
     est = fit_quietly(
-        LGFDensity(n_layers=1, hidden_layer_sizes=(16, 16), u_dim=1,
-                   pq_hidden_layer_sizes=(16,), st_hidden_layer_sizes=(8,),
-                   max_iter=30, random_state=0, device="cpu"),  # fmt: skip
+        LGFDensity(
+            n_layers=1,
+            hidden_layer_sizes=(16, 16),
+            u_dim=1,
+            pq_hidden_layer_sizes=(16,),
+            st_hidden_layer_sizes=(8,),
+            max_iter=30,
+            random_state=0,
+            device="cpu",
+        ),  # fmt: skip
         bimodal(500, d),
     )
     model = est.model_.double()
@@ -142,7 +149,9 @@ def test_slicing_draws_and_rows_is_exact(estimate):
     with torch.no_grad():
         whole = lgf_log_prob(model, x, noise, max_row_samples=10**6, estimate=estimate)
         for budget in (3, 49, 50, 120):
-            sliced = lgf_log_prob(model, x, noise, max_row_samples=budget, estimate=estimate)
+            sliced = lgf_log_prob(
+                model, x, noise, max_row_samples=budget, estimate=estimate
+            )
             torch.testing.assert_close(sliced, whole, rtol=1e-12, atol=1e-12)
 
 
@@ -159,7 +168,9 @@ def test_memory_is_bounded_by_the_row_sample_budget(monkeypatch):
 
     monkeypatch.setattr(model, "log_weights", spy)
     for n, k in ((1, 5000), (20, 1000), (5, 3)):
-        lgf_log_prob(model, torch.randn(n, 2), torch.randn(k, 1, 1), max_row_samples=512)
+        lgf_log_prob(
+            model, torch.randn(n, 2), torch.randn(k, 1, 1), max_row_samples=512
+        )
     assert max(seen) <= 512
 
 
@@ -167,10 +178,17 @@ def test_memory_is_bounded_by_the_row_sample_budget(monkeypatch):
 def fitted_lgf():
     X = bimodal(1000, 2)
     est = fit_quietly(
-        LGFDensity(n_layers=3, hidden_layer_sizes=(32, 32), u_dim=1,
-                   pq_hidden_layer_sizes=(32,), st_hidden_layer_sizes=(8,),
-                   n_importance_samples=50, max_iter=30, random_state=0,
-                   device="cpu"),  # fmt: skip
+        LGFDensity(
+            n_layers=3,
+            hidden_layer_sizes=(32, 32),
+            u_dim=1,
+            pq_hidden_layer_sizes=(32,),
+            st_hidden_layer_sizes=(8,),
+            n_importance_samples=50,
+            max_iter=30,
+            random_state=0,
+            device="cpu",
+        ),  # fmt: skip
         X,
     )
     return est, X
@@ -244,8 +262,15 @@ def test_sampling_follows_the_generative_process(fitted_lgf):
 def test_variants_fit_and_score(params):
     X = bimodal(200, 3)
     est = fit_quietly(
-        LGFDensity(n_layers=2, hidden_layer_sizes=(16,), pq_hidden_layer_sizes=(8,),
-                   n_importance_samples=8, max_iter=3, random_state=0, **params),  # fmt: skip
+        LGFDensity(
+            n_layers=2,
+            hidden_layer_sizes=(16,),
+            pq_hidden_layer_sizes=(8,),
+            n_importance_samples=8,
+            max_iter=3,
+            random_state=0,
+            **params,
+        ),  # fmt: skip
         X,
     )
     scores = est.score_samples(X)

@@ -21,7 +21,10 @@ def two_blobs(n=600, seed=0):
     rng = np.random.RandomState(seed)
     half = n // 2
     return np.vstack(
-        [rng.normal([-2, 0], [0.5, 0.3], (half, 2)), rng.normal([2, 1], 0.4, (n - half, 2))]
+        [
+            rng.normal([-2, 0], [0.5, 0.3], (half, 2)),
+            rng.normal([2, 1], 0.4, (n - half, 2)),
+        ]
     )
 
 
@@ -100,7 +103,9 @@ def test_pickle_and_joblib_round_trips_are_bit_identical(Estimator, tmp_path):
         warnings.simplefilter("ignore", ConvergenceWarning)
         est.fit(X)
     expected = est.score_samples(X)
-    np.testing.assert_array_equal(pickle.loads(pickle.dumps(est)).score_samples(X), expected)
+    np.testing.assert_array_equal(
+        pickle.loads(pickle.dumps(est)).score_samples(X), expected
+    )
     joblib.dump(est, tmp_path / "model.joblib")
     np.testing.assert_array_equal(
         joblib.load(tmp_path / "model.joblib").score_samples(X), expected
@@ -122,7 +127,9 @@ def test_same_random_state_gives_bit_identical_fits(Estimator, extra):
         c = Estimator(
             n_layers=2, hidden_layer_sizes=(16,), max_iter=3, random_state=6, **extra
         ).fit(X)
-    for (name, pa), pb in zip(a.model_.state_dict().items(), b.model_.state_dict().values()):
+    for (name, pa), pb in zip(
+        a.model_.state_dict().items(), b.model_.state_dict().values(), strict=True
+    ):
         assert torch.equal(pa, pb), name
     np.testing.assert_array_equal(a.score_samples(X), b.score_samples(X))
     assert a.loss_curve_ == b.loss_curve_
@@ -133,9 +140,9 @@ def test_same_random_state_gives_bit_identical_fits(Estimator, extra):
 @pytest.mark.parametrize("random_state", [0, None, np.random.RandomState(1)])
 def test_global_random_states_are_untouched(Estimator, random_state):
     X = two_blobs(100)
-    np.random.seed(123)
+    np.random.seed(123)  # noqa: NPY002 (the global state is what is tested)
     torch.manual_seed(123)
-    numpy_state = np.random.get_state()
+    numpy_state = np.random.get_state()  # noqa: NPY002
     torch_state = torch.get_rng_state()
     est = Estimator(
         n_layers=2, hidden_layer_sizes=(8,), max_iter=2, random_state=random_state
@@ -146,7 +153,7 @@ def test_global_random_states_are_untouched(Estimator, random_state):
     est.score_samples(X)
     est.sample(10)
     est.sample(10, random_state=0)
-    after = np.random.get_state()
+    after = np.random.get_state()  # noqa: NPY002
     assert after[0] == numpy_state[0] and np.array_equal(after[1], numpy_state[1])
     assert after[2:] == numpy_state[2:]
     assert torch.equal(torch.get_rng_state(), torch_state)
@@ -219,7 +226,9 @@ def test_batch_norm_statistics_come_from_the_training_data():
         for i in norms:
             seen = Compose(steps[:i])(x_train)[0]
             torch.testing.assert_close(steps[i].running_mean, seen.mean(0))
-            torch.testing.assert_close(steps[i].running_var, seen.var(0, unbiased=False))
+            torch.testing.assert_close(
+                steps[i].running_var, seen.var(0, unbiased=False)
+            )
         before = flow.log_prob(x_train[:5])
         flow.log_prob(x_train + 100.0)
         torch.testing.assert_close(flow.log_prob(x_train[:5]), before, rtol=0, atol=0)
@@ -230,7 +239,10 @@ def test_batch_norm_statistics_come_from_the_training_data():
     [
         ({"hidden_layer_sizes": (0,)}, "hidden_layer_sizes"),
         ({"hidden_layer_sizes": ()}, "hidden_layer_sizes"),
-        ({"device": "cuda:0" if not torch.cuda.is_available() else "nonsense"}, "device"),
+        (
+            {"device": "cuda:0" if not torch.cuda.is_available() else "nonsense"},
+            "device",
+        ),
         ({"device": "nonsense"}, "device"),
     ],
 )

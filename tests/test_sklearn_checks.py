@@ -15,7 +15,9 @@ from sklearn_lgf import LGFDensity, MAFDensity
 TINY = dict(max_iter=2, random_state=0, device="cpu")
 ESTIMATORS = [
     MAFDensity(n_layers=2, hidden_layer_sizes=(8,), **TINY),
-    MAFDensity(n_layers=2, hidden_layer_sizes=(8,), base="coupling", batch_norm=True, **TINY),
+    MAFDensity(
+        n_layers=2, hidden_layer_sizes=(8,), base="coupling", batch_norm=True, **TINY
+    ),
     LGFDensity(
         n_layers=2,
         hidden_layer_sizes=(8,),
