@@ -6,10 +6,13 @@ determinant of that map's Jacobian per row; ``inverse`` maps latent to data.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import math
+from collections.abc import Callable, Iterable
 
 import torch
 from torch import Tensor, nn
+
+HALF_LOG_TWO_PI = 0.5 * math.log(2 * math.pi)
 
 
 class Bijection(nn.Module):
@@ -125,7 +128,7 @@ class BatchNorm(Bijection):
 
 
 @torch.no_grad()
-def calibrate_batch_norms(model: nn.Module, run: callable) -> None:  # type: ignore[valid-type]
+def calibrate_batch_norms(model: nn.Module, run: Callable[[], object]) -> None:
     """Set every :class:`BatchNorm` in ``model`` to exact statistics.
 
     ``run`` is called once and must push the whole training set through the

@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 
 import torch
 from torch import Tensor, nn
 
-from .bijections import BatchNorm, Bijection, Compose, Reverse
+from .bijections import HALF_LOG_TWO_PI, BatchNorm, Bijection, Compose, Reverse
 from .coupling import AffineCoupling
 from .made import MaskedAffineAutoregressive
-
-HALF_LOG_TWO_PI = 0.5 * math.log(2 * math.pi)
 
 
 def standard_normal_log_prob(z: Tensor) -> Tensor:

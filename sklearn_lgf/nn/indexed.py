@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 
 import torch
 from torch import Tensor, nn
 
-from .bijections import Bijection, soft_clamp
+from .bijections import HALF_LOG_TWO_PI, Bijection, soft_clamp
 from .mlp import mlp
-
-HALF_LOG_TWO_PI = 0.5 * math.log(2 * math.pi)
 
 
 class IndexedAffine(Bijection):

@@ -6,6 +6,7 @@ A model only has to provide ``training_loss(batch, generator, **kwargs)``.
 from __future__ import annotations
 
 import copy
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -96,7 +97,7 @@ def train(
             optimizer.step()
             total += loss.detach() * batch.shape[0]
         epoch_loss = total.item() / n - score_offset
-        if not torch.isfinite(torch.tensor(epoch_loss)):
+        if not math.isfinite(epoch_loss):
             raise TrainingDiverged(
                 f"the training loss became {epoch_loss} at epoch {epoch}; "
                 "try a smaller learning_rate_init or fewer layers"
