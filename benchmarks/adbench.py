@@ -19,8 +19,12 @@ Contenders, all in the same run and on the same inputs:
   3-fold ``GridSearchCV`` on held-out log-likelihood).
 * ``DensityOutlierDetector(LGFDensity(...))`` and
   ``DensityOutlierDetector(MAFDensity(...))`` with the fixed settings of
-  ``LGF_PARAMS`` / ``MAF_PARAMS`` (the same for every data set; no label is
-  used to choose anything per data set).
+  ``LGF_PARAMS`` / ``MAF_PARAMS``, the same for every data set. They were
+  picked among a few variants (``TRIED``, printed in the report) run on seed
+  0 by the early-stopping log-likelihood of the held-out *training inliers*
+  (no labels); the test ROC-AUC of those exploratory runs was printed too, so
+  the choice is not blind to the test sets: read the flows' figures as
+  lightly tuned.
 
 Discrete columns (the ``--dequantise`` choice, default ``grid``): a continuous
 density can put unbounded mass on values that repeat exactly, so a flow's
@@ -104,6 +108,7 @@ README_RAW = {
 MAF_PARAMS: dict[str, Any] = {
     "n_layers": 5,
     "hidden_layer_sizes": (64, 64),
+    "learning_rate": "adaptive",
 }
 LGF_PARAMS: dict[str, Any] = {
     "n_layers": 5,
@@ -112,8 +117,31 @@ LGF_PARAMS: dict[str, Any] = {
     "pq_hidden_layer_sizes": (64, 64),
     "st_hidden_layer_sizes": (64, 64),
     "n_importance_samples": 50,
+    "learning_rate": "adaptive",
 }
-FLOW_COMMON: dict[str, Any] = {"device": "cpu", "max_iter": 200}
+FLOW_COMMON: dict[str, Any] = {"device": "cpu", "max_iter": 150}
+
+
+# What was tried before fixing the settings above (seed 0, grid dequantisation):
+# held-out log-likelihood of the training inliers (standardised units, higher is
+# better; the selection criterion) and, for the record, the test ROC-AUC.
+TRIED = [
+    "LGF 5 x [64, 64], u_dim 2, pq/st [64, 64], K 50, constant lr: val "
+    "satellite -1.95, annthyroid -3.10, Pima -8.74; ROC-AUC Pima 0.695, "
+    "breastw 0.973, cardio 0.958, thyroid 0.984, annthyroid 0.915, "
+    "pendigits 0.997, satellite 0.830",
+    "the same with learning_rate='adaptive' (kept): val satellite -1.10, "
+    "annthyroid -2.85, Pima -8.74; ROC-AUC satellite 0.835, annthyroid 0.931, "
+    "Pima 0.695, shuttle 1.000",
+    "the same with batch_norm=True: val satellite -2.31, annthyroid -3.00, "
+    "Pima -8.59; ROC-AUC 0.835, 0.929, 0.700",
+    "LGF 5 x [64, 64], u_dim 4, pq/st [128, 128], n_elbo_samples 4: val "
+    "satellite -1.46, annthyroid -2.94, Pima -8.89; ROC-AUC 0.833, 0.913, 0.707",
+    "MAF 5 x [64, 64] constant lr / adaptive (kept) / batch_norm: val satellite "
+    "-3.75 / -3.50 / -3.93, annthyroid -2.90 / -2.67 / -3.44, Pima -9.46 / "
+    "-9.46 / -9.47; ROC-AUC satellite 0.832 / 0.834 / 0.832, annthyroid "
+    "0.924 / 0.926 / 0.918, Pima 0.730 / 0.730 / 0.725",
+]
 
 
 # ------------------------------------------------ baselines (anomaly_baselines)
@@ -349,6 +377,8 @@ def render(
             "The README's best mean on raw data (KernelDensity) is 0.932; "
             f"LGFDensity's here is {means.get('lgf', float('nan')):.3f}."
         )
+    lines += ["", "## Settings tried (seed 0) before fixing them", ""]
+    lines += [f"- {text}" for text in TRIED]
     lines += [
         "",
         "## Dequantisation per data set",

@@ -2,8 +2,8 @@
 
 Run from the repository root::
 
-    python benchmarks/digits.py            # full run, ~20-30 min on one core
-    python benchmarks/digits.py --quick    # smoke run, a few minutes
+    python benchmarks/digits.py            # full run, ~15 min on one core
+    python benchmarks/digits.py --quick    # smoke run, ~2 min
 
 Protocol (fixed): ``sklearn.datasets.load_digits`` (1797 x 64 integer pixels
 0..16); add U(0, 1) noise (``np.random.RandomState(0)``); divide by 17, so
