@@ -2,7 +2,7 @@
 
 Run from the repository root::
 
-    python benchmarks/adbench.py            # full run: 8 sets x 3 seeds, ~25 min
+    python benchmarks/adbench.py            # full run: 8 sets x 3 seeds, ~23 min
     python benchmarks/adbench.py --quick    # smoke run: seed 0, 4 small sets
 
 Protocol (that of ``../shared/data/README.md``): per data set and seed 0, 1,
