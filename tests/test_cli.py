@@ -333,3 +333,23 @@ def test_demo_writes_png(tmp_path, capsys):
     assert "MAF" in out and "LGF-MAF" in out and "K=100" in out and "true" in out
     assert png.read_bytes()[:8] == PNG_SIGNATURE
     assert torch.get_num_threads() == threads  # restored
+
+
+def test_demo_without_matplotlib_still_reports(tmp_path, capsys, monkeypatch):
+    # The README's main command installs the package without the plot extra:
+    # the demo must still print its figures and exit 0, and say how to get
+    # the plot instead of failing.
+    import sklearn_lgf._plotting as plotting
+
+    def missing() -> None:
+        raise ImportError("plotting needs matplotlib, which is not installed")
+
+    monkeypatch.setattr(plotting, "require_matplotlib", missing)
+    png = tmp_path / "demo.png"
+    argv = ["demo", "--n-train", "300", "--max-iter", "1", "--n-test", "100"]
+    argv += ["--threads", "1", "--quiet", "-o", str(png)]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "true" in out and "LGF-MAF" in out
+    assert "No figure written" in out and "sklearn-lgf[plot]" in out
+    assert not png.exists()
