@@ -38,6 +38,7 @@ import contextlib
 import os
 import secrets
 import warnings
+import zipfile
 from collections.abc import Iterator
 from numbers import Integral, Real
 from pathlib import Path
@@ -291,8 +292,10 @@ def load_model(path: PathLike, *, device: str | None = None) -> MAFDensity | LGF
     ValueError
         If ``path`` is not a model file written by :func:`save_model` (not a
         torch file, a file holding anything but plain data, a wrong marker,
-        an unknown class, weights that do not fit the parameters) or was
-        written by a newer version of the format.
+        an unknown class, invalid parameters, weights that do not fit the
+        parameters), is truncated or corrupted (its zip archive is incomplete
+        or a member's CRC-32 does not match), or was written by a newer
+        version of the format. The message is one line naming the file.
 
     See Also
     --------
@@ -322,6 +325,12 @@ def load_model(path: PathLike, *, device: str | None = None) -> MAFDensity | LGF
                 f"{shown!r} is not an sklearn-lgf model file (not a file written "
                 "by torch.save)"
             )
+        damage = _archive_damage(handle)
+        if damage is not None:
+            raise ValueError(
+                f"{shown!r} is truncated or corrupted, not a readable sklearn-lgf "
+                f"model file ({damage})"
+            )
         handle.seek(0)
         try:
             with warnings.catch_warnings():
@@ -330,9 +339,16 @@ def load_model(path: PathLike, *, device: str | None = None) -> MAFDensity | LGF
                 warnings.filterwarnings("ignore", category=UserWarning)
                 payload = torch.load(handle, map_location="cpu", weights_only=True)
         except Exception as error:  # whatever refused it, the file is not ours
+            reason = _refusal_reason(error)
+            zip_error = "PytorchStreamReader failed reading zip archive: "
+            if reason.startswith(zip_error):
+                raise ValueError(
+                    f"{shown!r} is truncated or corrupted, not a readable "
+                    f"sklearn-lgf model file ({reason[len(zip_error) :]})"
+                ) from None
             raise ValueError(
                 f"{shown!r} is not an sklearn-lgf model file (it cannot be read "
-                f"as plain data and tensors: {_refusal_reason(error)})"
+                f"as plain data and tensors: {reason})"
             ) from None
     try:
         return _rebuild(payload, device)
@@ -342,13 +358,47 @@ def load_model(path: PathLike, *, device: str | None = None) -> MAFDensity | LGF
         ) from None
 
 
+def _archive_damage(handle: IO[bytes]) -> str | None:
+    """Why the zip archive in ``handle`` is damaged, or ``None`` if it is whole.
+
+    :func:`torch.save` writes an uncompressed zip archive with the CRC-32 of
+    each member. Reading every member back finds a file cut short (its zip
+    directory, at the end, is missing) or with changed bytes, which
+    ``torch.load`` would report as an internal error of its zip reader, or
+    not at all.
+    """
+    handle.seek(0)
+    try:
+        with zipfile.ZipFile(handle) as archive:
+            for info in archive.infolist():
+                if info.compress_type != zipfile.ZIP_STORED:
+                    return f"member {info.filename!r} is compressed"
+                if info.CRC == 0:
+                    # torch.save with its compute_crc32 setting off records no
+                    # checksum: nothing to compare against.
+                    continue
+                with archive.open(info) as member:
+                    while member.read(1 << 20):
+                        pass
+    except zipfile.BadZipFile as error:
+        text = " ".join(str(error).split())
+        if text == "File is not a zip file":
+            return "the zip directory at its end is missing, as in a file cut short"
+        return text or "bad zip archive"
+    except Exception as error:  # struct, EOF, seek and decoding errors
+        text = " ".join(str(error).split())
+        return f"bad zip archive: {text or type(error).__name__}"
+    return None
+
+
 def _refusal_reason(error: Exception) -> str:
     """The useful part of a ``torch.load`` error (torch's own text advises
     ``weights_only=False``, which must not be done with untrusted files)."""
     text = str(error).replace("WeightsUnpickler error:", "\n")
     boilerplate = ("Weights only load failed", "Please file an issue", "Check the doc")
     lines = [
-        line.strip()
+        # torch's zip reader appends a paragraph about its internals.
+        line.split(" This is an internal", 1)[0].strip()
         for line in text.splitlines()
         if line.strip() and not line.strip().startswith(boilerplate)
     ]
@@ -379,6 +429,7 @@ def _rebuild(payload: Any, device: str | None) -> MAFDensity | LGFDensity:
         raise _NotAModelFile("missing fitted state")
     try:
         estimator = cls(**params)
+        estimator._validate_params()  # before building anything from them
         n_features = _expect_int(fitted, "n_features_in_")
         location = _expect_vector(fitted, "location_", n_features)
         scale = _expect_vector(fitted, "scale_", n_features)

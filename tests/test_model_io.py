@@ -193,16 +193,71 @@ def test_malicious_torch_file_is_refused(tmp_path):
 
 
 @pytest.mark.parametrize(
-    "content",
-    [b"", b"garbage bytes \x00\x01\x02", b"PK\x03\x04 truncated zip"],
+    "content, reason",
+    [
+        (b"", "not an sklearn-lgf model file"),
+        (b"garbage bytes \x00\x01\x02", "not an sklearn-lgf model file"),
+        (b"PK\x03\x04 truncated zip", "truncated or corrupted"),
+    ],
     ids=["empty", "garbage", "truncated-zip"],
 )
-def test_garbage_is_refused(tmp_path, content):
+def test_garbage_is_refused(tmp_path, content, reason):
     path = tmp_path / "garbage.pt"
     path.write_bytes(content)
-    with pytest.raises(ValueError, match="not an sklearn-lgf model file") as info:
+    with pytest.raises(ValueError, match=reason) as info:
         load_model(path)
     assert str(path) in str(info.value)
+
+
+def _one_line_damage(path) -> str:
+    with pytest.raises(ValueError) as info:
+        load_model(path)
+    message = str(info.value)
+    assert "\n" not in message and repr(str(path)) in message
+    assert "truncated or corrupted, not a readable sklearn-lgf model" in message
+    assert "miniz" not in message and "PytorchStreamReader" not in message
+    return message
+
+
+@pytest.mark.parametrize("keep", [0.1, 0.5, 0.9, 0.999])
+def test_truncated_model_file(fitted, tmp_path, keep):
+    path = tmp_path / "model.pt"
+    save_model(fitted, path)
+    content = path.read_bytes()
+    path.write_bytes(content[: int(len(content) * keep)])
+    assert "cut short" in _one_line_damage(path)
+
+
+def test_corrupted_model_file(fitted, tmp_path):
+    # One changed byte inside the pickled payload or a tensor's data: torch
+    # itself would load it (and give another model) or fail obscurely; the
+    # CRC-32 of the member says which one is damaged.
+    import zipfile
+
+    path = tmp_path / "model.pt"
+    save_model(fitted, path)
+    content = bytearray(path.read_bytes())
+    with zipfile.ZipFile(path) as archive:
+        member = next(i for i in archive.infolist() if i.filename.endswith("/0"))
+    # Local header: 30 bytes plus the name and extra field, then the data.
+    name_length = int.from_bytes(content[member.header_offset + 26 :][:2], "little")
+    extra_length = int.from_bytes(content[member.header_offset + 28 :][:2], "little")
+    start = member.header_offset + 30 + name_length + extra_length
+    content[start] ^= 0x01
+    path.write_bytes(bytes(content))
+    message = _one_line_damage(path)
+    assert f"Bad CRC-32 for file {member.filename!r}" in message
+
+
+def test_invalid_parameters_are_refused(tmp_path):
+    maf = _fit(MAFDensity(**TINY), _data())
+    path = tmp_path / "maf.pt"
+    save_model(maf, path)
+    payload = torch.load(path, weights_only=True)
+    payload["params"]["n_layers"] = 0
+    torch.save(payload, path)
+    with pytest.raises(ValueError, match="not an sklearn-lgf model file.*n_layers"):
+        load_model(path)
 
 
 @pytest.mark.parametrize(
