@@ -50,6 +50,10 @@ DEMO_MAX_ITER = 150
 DEMO_RESOLUTION = 100
 DEMO_THREADS = 1
 
+# The models compute in float32: a finite float64 beyond this magnitude
+# would become inf there (and NaN log-densities), so it is refused on input.
+FLOAT32_MAX = float(np.finfo(np.float32).max)
+
 __all__ = ["main"]
 
 
@@ -158,19 +162,70 @@ def _parse_row(
                 f"{path}, row {line}, {_column(j, names)}: {cell.strip()!r} is not "
                 "a finite number"
             )
+        if abs(value) > FLOAT32_MAX:
+            raise CLIError(
+                f"{path}, row {line}, {_column(j, names)}: "
+                f"{_beyond_float32(repr(cell.strip()))}"
+            )
         row.append(value)
     return row
 
 
+def _beyond_float32(shown: str) -> str:
+    return (
+        f"{shown} is beyond the float32 range the models compute in "
+        f"(largest magnitude {FLOAT32_MAX:.4g})"
+    )
+
+
+def _npy_shortfall(path: str) -> str | None:
+    """Why a ``.npy`` file holds less data than its header announces, or None.
+
+    Checked before :func:`numpy.load`, which would first allocate what a
+    damaged header claims (terabytes, for a few bytes of file).
+    """
+    from numpy.lib import format as npy_format
+
+    readers = {
+        (1, 0): npy_format.read_array_header_1_0,
+        (2, 0): npy_format.read_array_header_2_0,
+    }
+    with open(path, "rb") as handle:
+        try:
+            read_header = readers.get(npy_format.read_magic(handle))
+            if read_header is None:
+                return None  # another version: numpy.load checks it
+            shape, _, dtype = read_header(handle)
+        except ValueError:
+            return None  # not a .npy header: numpy.load says why
+        if dtype.hasobject:
+            return None
+        expected = math.prod(shape) * dtype.itemsize
+        available = os.fstat(handle.fileno()).st_size - handle.tell()
+    if expected <= available:
+        return None
+    return (
+        f"truncated .npy file: its header announces shape {shape} of {dtype} "
+        f"({expected} bytes of data), but {available} bytes follow"
+    )
+
+
 def _read_npy(path: str) -> Table:
     try:
+        shortfall = _npy_shortfall(path)
+        if shortfall is not None:
+            raise CLIError(f"{path}: {shortfall}")
         array = np.load(path, allow_pickle=False)
     except OSError as error:
         raise _open_error(path, error) from None
-    except (ValueError, EOFError) as error:
-        reason = str(error).splitlines()[0] if str(error) else "unreadable"
+    except CLIError:
+        raise
+    except Exception as error:  # ValueError, EOFError, BadZipFile, MemoryError
+        text = " ".join(str(error).split())
+        reason = text or type(error).__name__
         raise CLIError(f"{path}: not a numeric .npy array ({reason})") from None
     if not isinstance(array, np.ndarray):
+        array.close()
         raise CLIError(f"{path}: not a .npy array (an .npz archive?)")
     if array.dtype.kind not in "iuf":  # ints, unsigned ints, floats
         raise CLIError(f"{path}: expected a numeric array, got dtype {array.dtype}")
@@ -187,6 +242,12 @@ def _read_npy(path: str) -> Table:
         raise CLIError(
             f"{path}, row {i + 1}, column {j + 1}: {values[i, j]} is not a finite "
             "number"
+        )
+    huge = np.argwhere(np.abs(values) > FLOAT32_MAX)
+    if len(huge):
+        i, j = (int(k) for k in huge[0])
+        raise CLIError(
+            f"{path}, row {i + 1}, column {j + 1}: {_beyond_float32(str(values[i, j]))}"
         )
     return Table(values, None, path)
 
@@ -329,6 +390,8 @@ def _cmd_fit(args: argparse.Namespace) -> int:
                 flag = "--" + option.replace("_", "-")
                 raise CLIError(f"{flag} only applies to --model lgf")
     table = read_table(args.data)
+    if len(table.values) < 2:
+        raise CLIError(f"{args.data}: one data row; fitting needs at least 2")
     _check_writable(args.output)
     params: dict[str, Any] = {"verbose": 0 if args.quiet else 1}
     for option, name in [
@@ -382,6 +445,14 @@ def _cmd_fit(args: argparse.Namespace) -> int:
 
 def _cmd_score(args: argparse.Namespace) -> int:
     model = _load(args.model_file, args.device)
+    if args.n_importance_samples is not None:
+        if "n_importance_samples" not in model.get_params():
+            raise CLIError(
+                f"--n-importance-samples only applies to LGF models; "
+                f"{args.model_file} holds a {type(model).__name__}, whose "
+                "log-density is exact"
+            )
+        model.set_params(n_importance_samples=args.n_importance_samples)
     table = read_table(args.data)
     _check_columns(table, model, args.model_file)
     if args.output is not None:
@@ -598,6 +669,39 @@ def _add_threads(parser: argparse.ArgumentParser, default: int | None) -> None:
     )
 
 
+_MODEL_HELP = "a model file written by sklearn-lgf fit"
+
+
+def _estimator_default(name: str) -> str:
+    """The default of parameter ``name`` of the estimators, as typed on the
+    command line (one value, or one for each model when they differ)."""
+    import inspect
+
+    from . import LGFDensity, MAFDensity
+
+    shown = {}
+    for model, cls in [("lgf", LGFDensity), ("maf", MAFDensity)]:
+        parameter = inspect.signature(cls).parameters.get(name)
+        if parameter is not None:
+            value = parameter.default
+            if isinstance(value, tuple):
+                shown[model] = ",".join(str(v) for v in value)
+            else:
+                shown[model] = str(value)
+    if len(set(shown.values())) == 1:
+        return next(iter(shown.values()))
+    return ", ".join(f"{value} for {model}" for model, value in shown.items())
+
+
+def _required_group(parser: argparse.ArgumentParser) -> Any:
+    """A "required arguments" group, listed right after the positional ones."""
+    group = parser.add_argument_group("required arguments")
+    # argparse lists groups in creation order, after its own "options".
+    groups = parser._action_groups
+    groups.insert(1, groups.pop())
+    return group
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``sklearn-lgf`` command."""
     from . import __version__
@@ -622,8 +726,8 @@ def build_parser() -> argparse.ArgumentParser:
         type=_target,
         default="two_uniforms",
         metavar="NAME",
-        help="two_uniforms (default), eight_gaussians, checkerboard, "
-        "two_spirals or rings",
+        help="two_uniforms, eight_gaussians, checkerboard, two_spirals or "
+        "rings (default: %(default)s)",
     )
     demo.add_argument(
         "--output",
@@ -677,31 +781,86 @@ def build_parser() -> argparse.ArgumentParser:
         help="fit a model to DATA and save it",
         description="Fit an LGF or a MAF to DATA (CSV with or without a header "
         "row, or .npy) and save it to MODEL. Unset options keep the estimator's "
-        "defaults.",
+        "defaults, shown below.",
     )
     fit.add_argument("data", metavar="DATA", help="CSV or .npy file")
-    fit.add_argument("--model", choices=["lgf", "maf"], required=True)
-    fit.add_argument("--n-layers", type=_positive_int, metavar="N")
-    fit.add_argument(
-        "--hidden-layer-sizes", type=_sizes, metavar="SIZES", help="e.g. 64,64"
+    required = _required_group(fit)
+    required.add_argument(
+        "--model",
+        choices=["lgf", "maf"],
+        required=True,
+        help="lgf: LGFDensity, for targets with separate components or holes; "
+        "maf: MAFDensity, a plain masked autoregressive flow",
     )
-    fit.add_argument("--u-dim", type=_positive_int, metavar="N", help="LGF only")
+    required.add_argument(
+        "-o",
+        "--output",
+        required=True,
+        metavar="MODEL",
+        help="the model file to write (replaced only once fitting succeeded)",
+    )
+    fit.add_argument(
+        "--n-layers",
+        type=_positive_int,
+        metavar="N",
+        help=f"flow layers (default: {_estimator_default('n_layers')})",
+    )
+    fit.add_argument(
+        "--hidden-layer-sizes",
+        type=_sizes,
+        metavar="SIZES",
+        help="hidden units of each layer's network, comma-separated, e.g. 64,64 "
+        f"(default: {_estimator_default('hidden_layer_sizes')})",
+    )
+    fit.add_argument(
+        "--u-dim",
+        type=_positive_int,
+        metavar="N",
+        help="LGF only: dimension of the index u of each layer "
+        f"(default: {_estimator_default('u_dim')})",
+    )
     fit.add_argument(
         "--n-importance-samples",
         type=_positive_int,
         metavar="K",
-        help="LGF only: importance samples per row when scoring",
+        help="LGF only: importance samples per row when scoring, saved with the "
+        "model; score --n-importance-samples overrides it "
+        f"(default: {_estimator_default('n_importance_samples')})",
     )
-    fit.add_argument("--max-iter", type=_positive_int, metavar="N")
-    fit.add_argument("--batch-size", type=_batch_size, metavar="N")
-    fit.add_argument("--learning-rate", type=_positive_float, metavar="LR")
     fit.add_argument(
-        "--random-state", type=_seed, metavar="N", help="seed, for reproducible fits"
+        "--max-iter",
+        type=_positive_int,
+        metavar="N",
+        help=f"maximum epochs (default: {_estimator_default('max_iter')})",
     )
-    fit.add_argument("--device", metavar="D", help="auto (default), cpu, cuda, ...")
+    fit.add_argument(
+        "--batch-size",
+        type=_batch_size,
+        metavar="N",
+        help="rows per training step, or auto: a tenth of the training rows, "
+        f"between 32 and 1000 (default: {_estimator_default('batch_size')})",
+    )
+    fit.add_argument(
+        "--learning-rate",
+        type=_positive_float,
+        metavar="LR",
+        help="initial learning rate of Adam "
+        f"(default: {_estimator_default('learning_rate_init')})",
+    )
+    fit.add_argument(
+        "--random-state",
+        type=_seed,
+        metavar="N",
+        help="seed, for reproducible fits (default: a fresh seed each run)",
+    )
+    fit.add_argument(
+        "--device",
+        metavar="D",
+        help="auto (CUDA when available, else the CPU), cpu, cuda, cuda:1, ... "
+        f"(default: {_estimator_default('device')})",
+    )
     fit.add_argument("--quiet", "-q", action="store_true", help="no progress")
     _add_threads(fit, None)
-    fit.add_argument("-o", "--output", required=True, metavar="MODEL")
     fit.set_defaults(handler=_cmd_fit)
 
     score = commands.add_parser(
@@ -710,10 +869,29 @@ def build_parser() -> argparse.ArgumentParser:
         description="Print the log-density of each row of DATA, one per line, "
         "or write it to a CSV with the header log_density.",
     )
-    score.add_argument("model_file", metavar="MODEL")
+    score.add_argument("model_file", metavar="MODEL", help=_MODEL_HELP)
     score.add_argument("data", metavar="DATA", help="CSV or .npy file")
-    score.add_argument("-o", "--output", metavar="OUT.csv")
-    score.add_argument("--device", metavar="D", help="override the saved device")
+    score.add_argument(
+        "-o",
+        "--output",
+        metavar="OUT.csv",
+        help="write a CSV with the header log_density (default: print to "
+        "standard output)",
+    )
+    score.add_argument(
+        "--n-importance-samples",
+        type=_positive_int,
+        metavar="K",
+        help="LGF models only, an error for a MAF (whose log-density is exact): "
+        "importance samples per row; scoring costs K passes per row, and a "
+        "larger K gives a more accurate estimate (default: the model's own, "
+        "set by fit --n-importance-samples)",
+    )
+    score.add_argument(
+        "--device",
+        metavar="D",
+        help="cpu, cuda, ... (default: the device saved with the model)",
+    )
     _add_threads(score, None)
     score.set_defaults(handler=_cmd_score)
 
@@ -723,15 +901,33 @@ def build_parser() -> argparse.ArgumentParser:
         description="Print N rows drawn from MODEL (comma-separated), or write "
         "them to a CSV whose header is the model's feature names or x0,x1,...",
     )
-    sample.add_argument("model_file", metavar="MODEL")
-    sample.add_argument(
-        "-n", "--n-samples", type=_positive_int, required=True, metavar="N"
+    sample.add_argument("model_file", metavar="MODEL", help=_MODEL_HELP)
+    _required_group(sample).add_argument(
+        "-n",
+        "--n-samples",
+        type=_positive_int,
+        required=True,
+        metavar="N",
+        help="number of rows to draw",
     )
     sample.add_argument(
-        "--random-state", type=_seed, metavar="S", help="seed, for reproducible draws"
+        "--random-state",
+        type=_seed,
+        metavar="S",
+        help="seed, for reproducible draws (default: fresh draws each run)",
     )
-    sample.add_argument("-o", "--output", metavar="OUT.csv")
-    sample.add_argument("--device", metavar="D", help="override the saved device")
+    sample.add_argument(
+        "-o",
+        "--output",
+        metavar="OUT.csv",
+        help="write a CSV with a header (default: print to standard output, "
+        "without a header)",
+    )
+    sample.add_argument(
+        "--device",
+        metavar="D",
+        help="cpu, cuda, ... (default: the device saved with the model)",
+    )
     _add_threads(sample, None)
     sample.set_defaults(handler=_cmd_sample)
     return parser
