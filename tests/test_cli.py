@@ -157,6 +157,10 @@ BAD_CSVS = {
     "empty-cell": ("1,2\n,4\n", "row 2, column 1: empty cell is not a number"),
     "nan": ("a,b\n1,2\nnan,4\n", "row 3, column 'a' (1): 'nan' is not a finite"),
     "inf": ("1,2\n3,-inf\n", "row 2, column 2: '-inf' is not a finite"),
+    "beyond-float32": (
+        "1,2\n3,1e40\n",
+        "row 2, column 2: '1e40' is beyond the float32",
+    ),
     "ragged": ("1,2\n3,4\n5,6,7\n", "row 3: 3 columns, expected 2 as in row 1"),
     "empty": ("", "empty file"),
     "header-only": ("a,b\n", "no data rows"),
@@ -242,6 +246,18 @@ def test_score_wrong_column_names(fitted, tmp_path, capsys):
     assert _score(model, data, out) == 2
     line = _error_line(capsys)
     assert f"{data}, row 1, column 'gamma' (2)" in line and "'beta'" in line
+    assert not out.exists()
+
+
+def test_score_beyond_float32_is_refused(fitted, tmp_path, capsys):
+    # Scored in float32, 1e40 became inf and every row NaN, with exit 0.
+    _, model = fitted
+    data = tmp_path / "huge.csv"
+    data.write_text("alpha,beta\n1,2\n3,1e40\n")
+    out = tmp_path / "out.csv"
+    assert _score(model, data, out) == 2
+    line = _error_line(capsys)
+    assert f"{data}, row 3, column 'beta' (2): '1e40' is beyond the float32" in line
     assert not out.exists()
 
 
