@@ -56,13 +56,22 @@ __all__ = [
 RandomStateLike = int | np.random.RandomState | None
 
 # Support of the first coordinate of ``two_uniforms`` (the second one is
-# uniform on [-1, 1]), as the LGF paper's Figure 1 states it. The CIF code's
-# ``2uniforms`` puts the right component on [1, 2] instead; the density (1/4)
-# and the point of the target (a gap of width 1) are the same.
-_TWO_UNIFORMS_X1_INTERVALS: tuple[tuple[float, float], ...] = (
-    (-2.0, -1.0),
-    (0.0, 1.0),
-)
+# uniform on [-1, 1]): [-2, -1] and [gap - 1, gap]. The LGF paper's Figure 1
+# states gap 1 ([0, 1]), the default here; the CIF code's ``2uniforms`` uses
+# gap 2 ([1, 2]). The density is 1/4 on the support whatever the gap.
+_TWO_UNIFORMS_LEFT: tuple[float, float] = (-2.0, -1.0)
+_TWO_UNIFORMS_DEFAULT_GAP = 1.0
+
+
+def _two_uniforms_x1_intervals(gap: float) -> tuple[tuple[float, float], ...]:
+    if isinstance(gap, bool | np.bool_):
+        raise TypeError(f"gap must be a real number, got {gap!r}.")
+    check_scalar(gap, "gap", numbers.Real, min_val=0.0, include_boundaries="neither")
+    if not np.isfinite(gap):
+        raise ValueError(f"gap must be finite, got {gap!r}.")
+    return (_TWO_UNIFORMS_LEFT, (float(gap) - 1.0, float(gap)))
+
+
 _TWO_UNIFORMS_X2_INTERVAL: tuple[float, float] = (-1.0, 1.0)
 
 # ``8gaussians`` of FFJORD/CIF: unit-circle centres scaled by 4, unit-variance
@@ -113,15 +122,19 @@ def _check_points(X: ArrayLike) -> NDArray[np.float64]:
 
 
 def make_two_uniforms(
-    n_samples: int = 1000, *, random_state: RandomStateLike = None
+    n_samples: int = 1000,
+    *,
+    gap: float = _TWO_UNIFORMS_DEFAULT_GAP,
+    random_state: RandomStateLike = None,
 ) -> NDArray[np.float64]:
     """Sample the "two uniforms" target: two disjoint rectangles.
 
-    ``x1`` is uniform on ``[-2, -1] U [0, 1]`` (each interval with probability
-    1/2) and ``x2`` is independently uniform on ``[-1, 1]``, so the density is
-    1/4 on the two 1x2 rectangles and 0 elsewhere.  The gap between the two
-    components makes this target impossible to fit exactly with a single
-    bijection of a Gaussian, which is what it is designed to show.
+    ``x1`` is uniform on ``[-2, -1] U [gap - 1, gap]`` (each interval with
+    probability 1/2) and ``x2`` is independently uniform on ``[-1, 1]``, so
+    the density is 1/4 on the two 1x2 rectangles and 0 elsewhere.  The gap
+    between the two components makes this target impossible to fit exactly
+    with a single bijection of a Gaussian, which is what it is designed to
+    show.
 
     Only ``X`` is returned: a density target has no labels (the mixture
     component of each sample is not an observation).
@@ -130,6 +143,10 @@ def make_two_uniforms(
     ----------
     n_samples : int, default=1000
         Number of points to draw; a positive integer.
+    gap : float, default=1.0
+        Width of the empty band between the rectangles along ``x1``. The LGF
+        paper's Figure 1 states 1 (the right rectangle on ``[0, 1]``); its
+        authors' code uses 2 (on ``[1, 2]``).
     random_state : int, RandomState instance or None, default=None
         Seed or ``RandomState`` instance; pass an int for reproducible output.
 
@@ -153,9 +170,10 @@ def make_two_uniforms(
     True
     """
     n_samples = _check_n_samples(n_samples)
+    intervals = _two_uniforms_x1_intervals(gap)
     rng = check_random_state(random_state)
-    starts = np.array([lo for lo, _ in _TWO_UNIFORMS_X1_INTERVALS])
-    widths = np.array([hi - lo for lo, hi in _TWO_UNIFORMS_X1_INTERVALS])
+    starts = np.array([lo for lo, _ in intervals])
+    widths = np.array([hi - lo for lo, hi in intervals])
     component = rng.randint(len(starts), size=n_samples)
     x1 = starts[component] + widths[component] * rng.uniform(size=n_samples)
     lo, hi = _TWO_UNIFORMS_X2_INTERVAL
@@ -394,16 +412,20 @@ def _eight_gaussians_centres() -> NDArray[np.float64]:
     return _EIGHT_GAUSSIANS_RADIUS * unit
 
 
-def two_uniforms_log_density(X: ArrayLike) -> NDArray[np.float64]:
+def two_uniforms_log_density(
+    X: ArrayLike, *, gap: float = _TWO_UNIFORMS_DEFAULT_GAP
+) -> NDArray[np.float64]:
     """True log-density of :func:`make_two_uniforms`.
 
-    The density is ``1/4`` on ``([-2, -1] U [0, 1]) x [-1, 1]`` (boundaries
-    included) and 0 elsewhere.
+    The density is ``1/4`` on ``([-2, -1] U [gap - 1, gap]) x [-1, 1]``
+    (boundaries included) and 0 elsewhere.
 
     Parameters
     ----------
     X : array-like of shape (n_points, 2)
         Finite points at which to evaluate the log-density.
+    gap : float, default=1.0
+        The gap the samples were drawn with (see :func:`make_two_uniforms`).
 
     Returns
     -------
@@ -418,10 +440,11 @@ def two_uniforms_log_density(X: ArrayLike) -> NDArray[np.float64]:
     array([-1.386,   -inf])
     """
     X = _check_points(X)
+    intervals = _two_uniforms_x1_intervals(gap)
     x1, x2 = X[:, 0], X[:, 1]
     in_x1 = np.zeros(X.shape[0], dtype=bool)
     total_width = 0.0
-    for lo, hi in _TWO_UNIFORMS_X1_INTERVALS:
+    for lo, hi in intervals:
         in_x1 |= (x1 >= lo) & (x1 <= hi)
         total_width += hi - lo
     lo2, hi2 = _TWO_UNIFORMS_X2_INTERVAL

@@ -221,6 +221,39 @@ def test_two_uniforms_log_density_values():
     assert (two_uniforms_log_density(outside) == -np.inf).all()
 
 
+@pytest.mark.parametrize("gap", [0.25, 2.0, 3.5])
+def test_two_uniforms_gap_moves_the_right_rectangle(gap):
+    X = make_two_uniforms(20_000, gap=gap, random_state=0)
+    x1 = X[:, 0]
+    left = (x1 >= -2.0) & (x1 <= -1.0)
+    right = (x1 >= gap - 1.0) & (x1 <= gap)
+    assert (left | right).all()
+    assert left.any() and right.any()
+    # The empty band is exactly the gap wide (up to sampling resolution).
+    assert x1[right].min() - x1[left].max() == pytest.approx(gap, abs=1e-3)
+    log_p = two_uniforms_log_density(X, gap=gap)
+    np.testing.assert_array_equal(log_p, np.full(len(X), np.log(0.25)))
+    # The default geometry would put some of these points outside its support.
+    assert (two_uniforms_log_density(X) == -np.inf).any()
+
+
+def test_two_uniforms_gap_density_integrates_to_one():
+    def log_density(X):
+        return two_uniforms_log_density(X, gap=2.0)
+
+    assert _midpoint_integral(log_density, -3.0, 3.0, 601) == pytest.approx(
+        1.0, rel=0.01
+    )
+
+
+@pytest.mark.parametrize("gap", [0.0, -1.0, np.inf, np.nan, "1", True])
+def test_two_uniforms_gap_rejects_bad_values(gap):
+    with pytest.raises((ValueError, TypeError), match="gap"):
+        make_two_uniforms(10, gap=gap)
+    with pytest.raises((ValueError, TypeError), match="gap"):
+        two_uniforms_log_density([[0.0, 0.0]], gap=gap)
+
+
 # ---------------------------------------------------------------------------
 # checkerboard
 # ---------------------------------------------------------------------------
