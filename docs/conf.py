@@ -8,7 +8,12 @@ Build (offline, from the repository root)::
 from __future__ import annotations
 
 import os
+import re
 import warnings
+from pathlib import Path
+from typing import Any
+
+from sphinx_gallery.sorting import ExplicitOrder
 
 import sklearn_lgf
 
@@ -22,7 +27,10 @@ version = release = sklearn_lgf.__version__
 extensions = [
     "sphinx.ext.autodoc",
     "sphinx.ext.autosummary",
-    "sphinx.ext.mathjax",  # MathJax is loaded by the reader's browser only
+    "sphinx.ext.mathjax",
+    # MathJax itself, copied into the build (_static/mathjax) and loaded from
+    # there instead of a CDN, so that formulas render without network access.
+    "sphinx-mathjax-offline",
     "numpydoc",
     "sphinx_gallery.gen_gallery",
 ]
@@ -64,6 +72,15 @@ numpydoc_attributes_as_param_list = True
 numpydoc_xref_param_type = False  # would need intersphinx to be useful
 
 # -- sphinx-gallery ----------------------------------------------------------
+# Examples by importance, not by file name: the paper's headline result first,
+# then the applications. An example missing from this list stops the build
+# (sphinx-gallery's ExplicitOrder), so that a new one gets a place on purpose.
+GALLERY_ORDER = [
+    "plot_two_uniforms.py",
+    "plot_anomaly_pipeline.py",
+    "plot_digits_sampling.py",
+    "plot_grid_search.py",
+]
 sphinx_gallery_conf = {
     "examples_dirs": "../examples",
     "gallery_dirs": "auto_examples",
@@ -72,13 +89,16 @@ sphinx_gallery_conf = {
     "doc_module": ("sklearn_lgf",),
     "backreferences_dir": "gen_modules/backreferences",
     "reference_url": {"sklearn_lgf": None},  # link to local API pages only
-    "within_subsection_order": "FileNameSortKey",
+    "within_subsection_order": ExplicitOrder(GALLERY_ORDER),
     "download_all_examples": False,
     "abort_on_example_error": True,
     "remove_config_comments": True,
     "image_scrapers": ("matplotlib",),
     "matplotlib_animations": False,
     "show_memory": False,
+    # Its summary page loads a table library from a CDN; each example page
+    # shows its own running time anyway.
+    "write_computation_times": False,
 }
 
 # The examples train small networks. On a machine with few cores (and other
@@ -112,6 +132,36 @@ html_theme_options = {
     "footer_start": ["copyright"],
     "footer_end": ["sphinx-version"],
 }
-html_sidebars = {"index": [], "user_guide": []}
-html_static_path: list[str] = []
+# Pages without sub-pages have nothing for the section navigation to list.
+html_sidebars = {"index": [], "user_guide": [], "glossary": []}
+html_static_path = ["_static"]
+# Code blocks and doctests scroll sideways instead of being cut off.
+html_css_files = ["custom.css"]
 html_show_sourcelink = False
+
+
+# -- Offline check -----------------------------------------------------------
+# The site must work without network access: a page that loads a script, a
+# stylesheet or an image from another host fails the build.
+_REMOTE = re.compile(
+    r"<(?:script|link|img|iframe)\b[^>]*\b(?:src|href)=[\"']((?:https?:)?//[^\"']+)",
+    re.IGNORECASE,
+)
+
+
+def _check_offline(app: Any, exception: BaseException | None) -> None:
+    if exception is not None or app.builder.format != "html":
+        return
+    found = []
+    for page in sorted(Path(app.outdir).rglob("*.html")):
+        for match in _REMOTE.finditer(page.read_text(encoding="utf-8")):
+            found.append(f"{page.relative_to(app.outdir)}: {match.group(1)}")
+    if found:
+        raise RuntimeError(
+            f"{len(found)} remote resource(s) in the HTML, which would not load "
+            f"offline; first: {found[0]}"
+        )
+
+
+def setup(app: Any) -> None:
+    app.connect("build-finished", _check_offline)
