@@ -4,7 +4,7 @@ Subcommands::
 
     sklearn-lgf demo   [--target NAME] [--output PNG] [--n-train N] ...
     sklearn-lgf fit    DATA --model {lgf,maf} [options] -o MODEL
-    sklearn-lgf score  MODEL DATA [-o OUT.csv]
+    sklearn-lgf score  MODEL DATA [--n-importance-samples K] [-o OUT.csv]
     sklearn-lgf sample MODEL -n N [--random-state S] [-o OUT.csv]
 
 DATA is a CSV file (comma-separated, with or without a header row: a first
