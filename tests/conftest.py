@@ -1,6 +1,9 @@
 import os
+import warnings
 
+import pytest
 import torch
+from sklearn.exceptions import ConvergenceWarning
 
 # Lets scikit-learn run its array-API estimator check instead of skipping it.
 os.environ.setdefault("SCIPY_ARRAY_API", "1")
@@ -8,3 +11,27 @@ os.environ.setdefault("SCIPY_ARRAY_API", "1")
 # The test models are tiny: one thread avoids OpenMP start-up and spin costs
 # that dominate such small operations (and collapse when cores are shared).
 torch.set_num_threads(1)
+
+# The warning a fit with a deliberately small ``max_iter`` gives; tests and
+# doctests that use such budgets to stay fast silence this one and no other.
+TINY_BUDGET_WARNING = r"(MAF|LGF)Density reached max_iter=\d+ epochs"
+
+
+@pytest.fixture
+def tiny_budget():
+    """Silence the ConvergenceWarning of fits with a few epochs, only."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings(
+            "ignore", message=TINY_BUDGET_WARNING, category=ConvergenceWarning
+        )
+        yield
+
+
+def pytest_collection_modifyitems(config, items):
+    # The docstring examples train for a few epochs to run in seconds.
+    mark = pytest.mark.filterwarnings(
+        f"ignore:{TINY_BUDGET_WARNING}:sklearn.exceptions.ConvergenceWarning"
+    )
+    for item in items:
+        if isinstance(item, pytest.DoctestItem):
+            item.add_marker(mark)

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from sklearn.exceptions import NotFittedError
+from sklearn.exceptions import ConvergenceWarning, NotFittedError
 
 from sklearn_lgf import LGFDensity, MAFDensity
 from sklearn_lgf.model_io import FORMAT_MARKER, load_model, save_model
@@ -39,7 +39,7 @@ def _data(n: int = 300, seed: int = 0) -> np.ndarray:
 
 def _fit(estimator, X):
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
+        warnings.simplefilter("ignore", ConvergenceWarning)  # max_iter=3
         return estimator.fit(X)
 
 

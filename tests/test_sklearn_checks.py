@@ -11,6 +11,9 @@ from sklearn.utils.estimator_checks import (
 
 from sklearn_lgf import LGFDensity, MAFDensity
 
+# The checks fit with max_iter=2: their ConvergenceWarning is expected.
+pytestmark = pytest.mark.usefixtures("tiny_budget")
+
 # Tiny budgets: the checks fit about 35 times on toy data.
 TINY = dict(max_iter=2, random_state=0, device="cpu")
 ESTIMATORS = [
