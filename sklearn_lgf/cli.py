@@ -77,6 +77,11 @@ class Table:
     values: np.ndarray
     names: list[str] | None
     path: str
+    lines: list[int] | None = None  # the file's line of each row (CSV)
+
+    def row(self, i: int) -> int:
+        """The row number of ``values[i]`` in the file, counted from 1."""
+        return (i + 1) if self.lines is None else self.lines[i]
 
 
 def _column(j: int, names: list[str] | None) -> str:
@@ -113,6 +118,7 @@ def _read_csv(path: str) -> Table:
     width: int | None = None
     width_row = 0
     rows: list[list[float]] = []
+    lines: list[int] = []
     try:
         with open(path, newline="", encoding="utf-8-sig") as handle:
             reader = csv.reader(handle)
@@ -132,6 +138,7 @@ def _read_csv(path: str) -> Table:
                             f"{width} as in row {width_row}"
                         )
                     rows.append(_parse_row(path, line, cells, names))
+                    lines.append(line)
             except csv.Error as error:
                 raise CLIError(f"{path}, row {reader.line_num}: {error}") from None
     except OSError as error:
@@ -142,7 +149,7 @@ def _read_csv(path: str) -> Table:
         raise CLIError(f"{path}: empty file, no data rows")
     if not rows:
         raise CLIError(f"{path}: a header row but no data rows")
-    return Table(np.array(rows, dtype=np.float64), names, path)
+    return Table(np.array(rows, dtype=np.float64), names, path, lines)
 
 
 def _parse_row(
@@ -355,6 +362,32 @@ def _check_columns(table: Table, model: Any, model_path: str) -> None:
                 )
 
 
+def _check_scale(table: Table, model: Any, model_path: str) -> None:
+    """Refuse values the model's float32 arithmetic cannot take.
+
+    The models standardise each feature with the training data's location
+    and scale, then square the result: beyond ``sqrt(FLOAT32_MAX)`` scale
+    units (about 1.8e19) that overflows.
+    """
+    location = getattr(model, "location_", None)
+    scale = getattr(model, "scale_", None)
+    if location is None or scale is None:
+        return  # the check of the results after scoring still applies
+    limit = math.sqrt(FLOAT32_MAX)
+    with np.errstate(over="ignore"):
+        units = np.abs((table.values - location) / scale)
+    bad = np.argwhere(units > limit)
+    if len(bad):
+        i, j = (int(k) for k in bad[0])
+        raise CLIError(
+            f"{table.path}, row {table.row(i)}, {_column(j, table.names)}: "
+            f"{float(table.values[i, j])!r} is {units[i, j]:.3g} times the "
+            f"feature's spread away from the data {model_path} was fitted on; "
+            f"the model computes in float32, which overflows beyond {limit:.2g} "
+            "times"
+        )
+
+
 def _n_parameters(model: Any) -> int:
     return int(sum(p.numel() for p in model.model_.parameters()))
 
@@ -455,6 +488,7 @@ def _cmd_score(args: argparse.Namespace) -> int:
         model.set_params(n_importance_samples=args.n_importance_samples)
     table = read_table(args.data)
     _check_columns(table, model, args.model_file)
+    _check_scale(table, model, args.model_file)
     if args.output is not None:
         _check_writable(args.output)
     with _reported_warnings():
@@ -462,6 +496,15 @@ def _cmd_score(args: argparse.Namespace) -> int:
             log_density = model.score_samples(table.values)
         except ValueError as error:  # e.g. an unavailable device
             raise CLIError(f"cannot score with {args.model_file}: {error}") from None
+        # Raised inside, so that the overflow warnings behind it are dropped.
+        bad = np.flatnonzero(~np.isfinite(log_density))
+        if len(bad):
+            raise CLIError(
+                f"{table.path}, row {table.row(int(bad[0]))}: the log-density "
+                f"under {args.model_file} is {log_density[bad[0]]}, not a finite "
+                f"number ({len(bad)} row{'s' * (len(bad) != 1)} in all): extreme "
+                "values, or a model with non-finite weights"
+            )
     header = None if args.output is None else ["log_density"]
     _write_text(args.output, _csv_text(header, log_density))
     return 0
@@ -476,6 +519,13 @@ def _cmd_sample(args: argparse.Namespace) -> int:
             X = model.sample(args.n_samples, random_state=args.random_state)
         except ValueError as error:
             raise CLIError(f"cannot sample from {args.model_file}: {error}") from None
+        bad = int(np.sum(~np.isfinite(X).all(axis=1)))
+        if bad:
+            raise CLIError(
+                f"cannot sample from {args.model_file}: {bad} of the "
+                f"{len(X)} rows drawn are not finite numbers (its weights are "
+                "not finite or extreme: a diverged fit?)"
+            )
     header = None
     if args.output is not None:
         names = getattr(model, "feature_names_in_", None)

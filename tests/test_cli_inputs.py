@@ -319,6 +319,54 @@ def test_npy_non_finite_or_beyond_float32(workdir, models, data, command, shape,
         _assert_refused(result, folder, {"bad.npy"}, where + problem)
 
 
+@FAST
+@given(
+    data=st.data(),
+    table=tables(n_columns=N_FEATURES),
+    value=st.builds(
+        lambda value, sign: sign * value,
+        st.floats(1e20, FLOAT32_MAX),
+        st.sampled_from([1.0, -1.0]),
+    ),
+    kind=st.sampled_from(["maf", "lgf"]),
+)
+def test_score_values_too_far_for_float32(workdir, models, data, table, value, kind):
+    # Within float32's range, but so many standard deviations away from the
+    # training data (location 0, scale 1 here) that the model's float32
+    # arithmetic overflows: the log-densities were NaN or -inf, with exit 0.
+    header, rows = table
+    i, j = data.draw(cell_positions(header, rows))
+    rows[i][j] = repr(value)
+    with _folder(workdir) as folder:
+        path = folder / "far.csv"
+        path.write_text(_csv(header, rows), encoding="utf-8")
+        out = folder / "out.csv"
+        result = _run(["score", str(models[kind]), str(path), "-o", str(out)])
+        where = f"{path}, row {_line(header, i)}, {_column(header, j)}: {value!r} is "
+        _assert_refused(result, folder, {"far.csv"}, where, "overflows")
+
+
+def test_non_finite_results_are_refused(models, score_data, tmp_path):
+    # A model whose weights are not finite (a diverged fit saved anyway):
+    # NaN log-densities and samples were written with exit 0.
+    import torch
+
+    from sklearn_lgf.model_io import save_model
+
+    estimator = load_model(models["maf"])
+    with torch.no_grad():
+        next(estimator.model_.parameters()).fill_(float("nan"))
+    model = tmp_path / "nan.pt"
+    save_model(estimator, model)
+    out = tmp_path / "out.csv"
+    result = _run(["score", str(model), str(score_data), "-o", str(out)])
+    expected = f"{score_data}, row 1: the log-density under {model} is nan"
+    _assert_refused(result, tmp_path, {"nan.pt"}, expected, "(5 rows in all)")
+    result = _run(["sample", str(model), "-n", "4", "-o", str(out)])
+    expected = f"cannot sample from {model}: 4 of the 4 rows drawn are not finite"
+    _assert_refused(result, tmp_path, {"nan.pt"}, expected)
+
+
 NPY_CASES = {
     "1-d": (np.arange(3.0), "expected a 2-D array"),
     "3-d": (np.zeros((2, 2, 2)), "expected a 2-D array"),
