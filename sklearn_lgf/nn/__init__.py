@@ -5,7 +5,12 @@ Nothing in this subpackage imports scikit-learn.
 
 from .bijections import BatchNorm, Bijection, Compose, Reverse, soft_clamp
 from .coupling import AffineCoupling
-from .evaluation import lgf_log_prob, map_fixed_chunks
+from .diagnostics import CollapseDiagnostics, LayerDiagnostics, collapse_diagnostics
+from .evaluation import (
+    lgf_log_prob,
+    lgf_log_prob_independent_draws,
+    map_fixed_chunks,
+)
 from .flow import Flow, build_flow, standard_normal_log_prob
 from .indexed import ConditionalGaussian, IndexedAffine
 from .lgf import LGF, LGFLayer, build_lgf
@@ -17,11 +22,13 @@ __all__ = [
     "MADE",
     "AffineCoupling",
     "BatchNorm",
+    "CollapseDiagnostics",
     "Bijection",
     "Compose",
     "ConditionalGaussian",
     "Flow",
     "IndexedAffine",
+    "LayerDiagnostics",
     "LGFLayer",
     "MaskedAffineAutoregressive",
     "MaskedLinear",
@@ -31,7 +38,9 @@ __all__ = [
     "TrainingResult",
     "build_flow",
     "build_lgf",
+    "collapse_diagnostics",
     "lgf_log_prob",
+    "lgf_log_prob_independent_draws",
     "map_fixed_chunks",
     "soft_clamp",
     "standard_normal_log_prob",

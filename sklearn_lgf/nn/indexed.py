@@ -15,7 +15,10 @@ class IndexedAffine(Bijection):
     """``G(x; u) = s(u) * g(x) + t(u)`` with ``s = exp(a)``, ``a`` soft-clamped.
 
     ``log|det dG/dx| = log|det Dg(x)| + sum_i a_i(u)``. ``s`` and ``t`` come
-    from one MLP of ``u`` that starts as the zero map, i.e. ``G = g`` at init.
+    from one tanh MLP of ``u`` with torch's default initialisation, as in the
+    authors' code: a zero-initialised last layer would make ``G`` independent
+    of ``u`` at the start, so the gradient that teaches ``q`` to use ``u``
+    would vanish and training would start on the collapsed solution.
     The index ``u`` travels as the bijection's ``context``.
     """
 
@@ -31,7 +34,7 @@ class IndexedAffine(Bijection):
         self.base = base
         self.log_scale_bound = log_scale_bound
         self.scale_shift = mlp(
-            u_features, hidden_sizes, 2 * features, activation=nn.Tanh, zero_last=True
+            u_features, hidden_sizes, 2 * features, activation=nn.Tanh
         )
 
     def _log_scale_shift(self, u: Tensor) -> tuple[Tensor, Tensor]:

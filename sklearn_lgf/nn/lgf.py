@@ -51,10 +51,16 @@ class LGF(nn.Module):
         self.u_features = u_features
         self.n_indexed = sum(isinstance(layer, LGFLayer) for layer in layers)
 
-    def log_weights(self, x: Tensor, noise: Tensor) -> Tensor:
+    def log_weights(
+        self, x: Tensor, noise: Tensor, path_gradient: bool = False
+    ) -> Tensor:
         """``log p(x, u) - log q(u | x)`` per row, ``u`` reparametrised by ``noise``.
 
         ``noise`` has shape ``(rows, n_indexed, u_features)``, standard normal.
+        With ``path_gradient`` the density ``q`` is evaluated with its
+        parameters detached (Roeder et al. 2017, "sticking the landing"): the
+        value is unchanged, and the gradient drops the score term of ``q``,
+        whose expectation is zero, so it is unbiased with a lower variance.
         """
         z = x
         total = x.new_zeros(x.shape[0])
@@ -68,19 +74,28 @@ class LGF(nn.Module):
             index += 1
             mean, log_std = layer.posterior.mean_log_std(z)
             u = mean + log_std.exp() * eps
+            if path_gradient:
+                mean, log_std = mean.detach(), log_std.detach()
+                posterior_log_prob = gaussian_log_prob_of_noise(
+                    (u - mean) * (-log_std).exp(), log_std
+                )
+            else:
+                posterior_log_prob = gaussian_log_prob_of_noise(eps, log_std)
             z, log_det = layer.bijection(z, u)
-            total = (
-                total
-                + log_det
-                + layer.prior.log_prob(u, z)
-                - gaussian_log_prob_of_noise(eps, log_std)
-            )
+            total = total + log_det + layer.prior.log_prob(u, z) - posterior_log_prob
         return total + standard_normal_log_prob(z)
 
     def training_loss(
-        self, x: Tensor, generator: torch.Generator | None = None, n_draws: int = 1
+        self,
+        x: Tensor,
+        generator: torch.Generator | None = None,
+        n_draws: int = 1,
+        path_gradient: bool = False,
     ) -> Tensor:
-        """Negative ELBO averaged over the batch and ``n_draws`` draws of ``u``."""
+        """Negative ELBO averaged over the batch and ``n_draws`` draws of ``u``.
+
+        ``path_gradient``: see :meth:`log_weights`.
+        """
         if n_draws > 1:
             x = x.repeat(n_draws, 1)
         noise = torch.randn(
@@ -91,7 +106,7 @@ class LGF(nn.Module):
             device=x.device,
             dtype=x.dtype,
         )
-        return -self.log_weights(x, noise).mean()
+        return -self.log_weights(x, noise, path_gradient).mean()
 
     def tiled_log_weights(self, x: Tensor, noise: Tensor) -> Tensor:
         """``log w`` of every row with each of the ``K`` draws in ``noise``: ``(n, K)``.
