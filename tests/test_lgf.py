@@ -97,9 +97,9 @@ def test_importance_estimate_converges_to_quadrature_and_elbo_stays_below(one_la
 
 
 def test_ignoring_u_gives_the_base_flow_exactly():
-    """With s = 1 and t = 0 (the s/t network starts as the zero map) and p = q
-    independent of their inputs, every importance weight equals the base
-    flow's density, whatever u is."""
+    """With s = 1 and t = 0 (the s/t network's last layer set to zero) and
+    p = q independent of their inputs, every importance weight equals the
+    base flow's density, whatever u is."""
     torch.manual_seed(0)
     model = build_lgf(3, 3, (16, 16), u_features=2).double()
     with torch.no_grad():
@@ -107,6 +107,8 @@ def test_ignoring_u_gives_the_base_flow_exactly():
             if isinstance(layer, LGFLayer):
                 for p in layer.bijection.base.parameters():
                     p.add_(0.3 * torch.randn_like(p))
+                layer.bijection.scale_shift[-1].weight.zero_()
+                layer.bijection.scale_shift[-1].bias.zero_()
                 for net in (layer.prior.net, layer.posterior.net):
                     net[-1].weight.zero_()
                     net[-1].bias.copy_(torch.tensor([0.3, -0.2, 0.1, -0.4]))
