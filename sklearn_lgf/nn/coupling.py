@@ -16,7 +16,8 @@ class AffineCoupling(Bijection):
 
     ``z_B = (x_B - t(x_A)) * exp(-a(x_A))`` where ``A`` holds the features with
     index parity ``parity`` and ``B`` the rest; ``a`` is soft-clamped. The
-    conditioner starts as the zero map, so a fresh step is the identity.
+    conditioner has torch's default initialisation (as zuko's couplings): a
+    zero last layer would hide a context ``u`` from the gradient at the start.
     """
 
     kept: Tensor
@@ -39,7 +40,6 @@ class AffineCoupling(Bijection):
             len(self.kept) + context_features,
             hidden_sizes,
             2 * len(self.changed),
-            zero_last=True,
         )
 
     def _shift_log_scale(

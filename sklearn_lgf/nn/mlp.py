@@ -13,9 +13,8 @@ def mlp(
     hidden_sizes: Sequence[int],
     out_features: int,
     activation: type[nn.Module] = nn.ReLU,
-    zero_last: bool = False,
 ) -> nn.Sequential:
-    """Fully connected network; ``zero_last`` makes it output zeros at init."""
+    """Fully connected network with torch's default initialisation."""
     layers: list[nn.Module] = []
     width = in_features
     with warnings.catch_warnings():
@@ -26,8 +25,5 @@ def mlp(
             layers += [nn.Linear(width, hidden), activation()]
             width = hidden
         last = nn.Linear(width, out_features)
-    if zero_last:
-        nn.init.zeros_(last.weight)
-        nn.init.zeros_(last.bias)
     layers.append(last)
     return nn.Sequential(*layers)
