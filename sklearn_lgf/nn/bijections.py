@@ -12,6 +12,8 @@ from collections.abc import Callable, Iterable
 import torch
 from torch import Tensor, nn
 
+from .activations import tanh
+
 HALF_LOG_TWO_PI = 0.5 * math.log(2 * math.pi)
 
 
@@ -39,7 +41,7 @@ def soft_clamp(x: Tensor, bound: float) -> Tensor:
     Network outputs that are exponentiated go through this so that ``exp``
     can neither overflow nor underflow, whatever the optimiser does.
     """
-    return bound * torch.tanh(x / bound)
+    return bound * tanh(x / bound)
 
 
 class Compose(Bijection):

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor, nn
 
+from .activations import Tanh
 from .bijections import HALF_LOG_TWO_PI, Bijection, soft_clamp
 from .mlp import mlp
 
@@ -33,9 +34,7 @@ class IndexedAffine(Bijection):
         super().__init__()
         self.base = base
         self.log_scale_bound = log_scale_bound
-        self.scale_shift = mlp(
-            u_features, hidden_sizes, 2 * features, activation=nn.Tanh
-        )
+        self.scale_shift = mlp(u_features, hidden_sizes, 2 * features, activation=Tanh)
 
     def _log_scale_shift(self, u: Tensor) -> tuple[Tensor, Tensor]:
         raw, shift = self.scale_shift(u).chunk(2, dim=-1)
@@ -72,7 +71,7 @@ class ConditionalGaussian(nn.Module):
     ) -> None:
         super().__init__()
         self.log_std_bound = log_std_bound
-        self.net = mlp(condition_features, hidden_sizes, 2 * u_features, nn.Tanh)
+        self.net = mlp(condition_features, hidden_sizes, 2 * u_features, Tanh)
 
     def mean_log_std(self, condition: Tensor) -> tuple[Tensor, Tensor]:
         mean, raw = self.net(condition).chunk(2, dim=-1)
