@@ -1,13 +1,15 @@
 """What MAFDensity and LGFDensity share: validation, standardisation, seeding,
-device handling, the call into the training loop, scoring and sampling."""
+device handling, threads, progress, the call into the training loop, scoring
+and sampling."""
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import math
-import sys
 import warnings
 from abc import abstractmethod
+from collections.abc import Callable, Iterator
 from numbers import Integral, Real
 from typing import Any
 
@@ -19,9 +21,39 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from .nn import TrainingConfig, train
+from ._progress import FitProgress, rows_bar
+from ._threads import resolve_threads, torch_threads
+from .nn.training import (
+    TrainingConfig,
+    TrainingDiverged,
+    TrainingInterrupted,
+    TrainingResult,
+    train,
+)
 
 SEED_BOUND = 2**31 - 1
+# Interquartile range of the standard normal: IQR / this is the standard
+# deviation for Gaussian data, and unmoved by a few extreme rows.
+NORMAL_IQR = 1.3489795003921634
+# Training rows further than this many robust standard deviations from the
+# median (in any feature) are left out of training, with a warning.
+TRAINING_FENCE = 30.0
+FLOAT32_MAX = float(np.finfo(np.float32).max)
+# With verbose, scoring advances its bar after about this many rows through
+# the model (rows times importance samples for LGF).
+SCORE_SEGMENT_MODEL_ROWS = 2**17
+# Standardised values the float32 model can take: their squares (in the
+# Gaussian base density and the networks) must not overflow float32.
+FLOAT32_SAFE = math.sqrt(FLOAT32_MAX)
+
+
+class TrainingDivergedWarning(UserWarning):
+    """Training diverged; the best weights seen were restored.
+
+    Also raised when a warm refit could not improve on, or fell behind, the
+    model it started from. Deliberately not a ``ConvergenceWarning``, which
+    is often silenced for ``max_iter``.
+    """
 
 
 def resolve_device(device: str | torch.device) -> torch.device:
@@ -65,6 +97,47 @@ def check_layer_sizes(name: str, sizes: Any) -> tuple[int, ...]:
     return tuple(int(v) for v in values)
 
 
+def robust_location_scale(
+    X: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per-feature median and robust scale, and which features are constant.
+
+    The scale is the interquartile range divided by that of the standard
+    normal (the standard deviation for Gaussian data), so that a few extreme
+    rows cannot inflate it. Where half the rows or more share a value (an
+    interquartile range of zero) it falls back to the root mean square
+    deviation from the median; a feature with no spread at all gets 1.
+    Computed without squaring ``X``, so that values up to float64's range
+    neither overflow nor lose the scale.
+    """
+    with np.errstate(over="ignore", invalid="ignore"):
+        location = np.median(X, axis=0)
+        low, high = np.percentile(X, [25, 75], axis=0)
+        scale = (high - low) / NORMAL_IQR
+    tiny = ~(scale > 1e-12 * np.maximum(1.0, np.abs(location)))
+    constant = np.zeros(X.shape[1], dtype=bool)
+    for j in np.flatnonzero(tiny):
+        with np.errstate(over="ignore", invalid="ignore"):
+            deviation = X[:, j] - location[j]
+            largest = np.max(np.abs(deviation))
+            spread = (
+                largest * np.sqrt(np.mean((deviation / largest) ** 2))
+                if largest > 0
+                else 0.0
+            )
+        if spread > 1e-12 * max(1.0, abs(location[j])):
+            scale[j] = spread
+        else:
+            scale[j], constant[j] = 1.0, True
+    if not (np.isfinite(location).all() and np.isfinite(scale).all()):
+        j = int(np.flatnonzero(~(np.isfinite(location) & np.isfinite(scale)))[0])
+        raise ValueError(
+            "Input X contains values too large for dtype('float64') to "
+            f"standardise: the spread of column {j} overflows float64."
+        )
+    return location, scale, constant
+
+
 class BaseFlowDensity(DensityMixin, BaseEstimator):
     """Base class of the flow density estimators. Not for direct use.
 
@@ -93,6 +166,11 @@ class BaseFlowDensity(DensityMixin, BaseEstimator):
         "tol": [Interval(Real, 0, None, closed="left")],
         "warm_start": ["boolean"],
         "device": [str, torch.device],
+        "n_threads": [
+            Interval(Integral, 1, None, closed="left"),
+            StrOptions({"auto"}),
+            None,
+        ],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
     }
@@ -105,6 +183,9 @@ class BaseFlowDensity(DensityMixin, BaseEstimator):
     _score_chunk_bounds = {"cpu": (1024, 8192), "cuda": (8192, 8192)}
     # Rows drawn together when sampling (no batch-independence needed).
     _sample_chunk_rows = {"cpu": 8192, "cuda": 262144}
+    # Work from which n_threads="auto" uses the threads it may (None:
+    # sklearn_lgf._threads.AUTO_MIN_WORK).
+    _auto_min_work: int | None = None
 
     @abstractmethod
     def _build_model(self, n_features: int) -> torch.nn.Module:
@@ -116,6 +197,20 @@ class BaseFlowDensity(DensityMixin, BaseEstimator):
 
     def _loss_kwargs(self) -> dict[str, Any]:
         return {}
+
+    def _score_layout(self, purpose: str) -> tuple[int, int]:
+        """Rows scored together in one fixed-shape chunk, and the rows of the
+        model's input in one pass over such a chunk (more for LGF, which
+        repeats each row for its importance samples)."""
+        rows = self._chunk_rows()
+        return rows, rows
+
+    # -------------------------------------------------------------- threads
+    def _threads(self, rows: int) -> contextlib.AbstractContextManager[None]:
+        """Torch's intra-op threads for a computation on ``rows`` rows at once."""
+        return torch_threads(
+            resolve_threads(self.n_threads, self.model_, rows, self._auto_min_work)
+        )
 
     # ------------------------------------------------------------------ fit
     @_fit_context(prefer_skip_nested_validation=True)
@@ -151,9 +246,7 @@ class BaseFlowDensity(DensityMixin, BaseEstimator):
         )
 
         if not warm:
-            self.location_ = X.mean(axis=0)
-            scale = X.std(axis=0)
-            constant = scale <= 1e-12 * np.maximum(1.0, np.abs(self.location_))
+            location, scale, constant = robust_location_scale(X)
             if constant.any():
                 warnings.warn(
                     f"Features {np.flatnonzero(constant).tolist()} are constant in the "
@@ -161,18 +254,20 @@ class BaseFlowDensity(DensityMixin, BaseEstimator):
                     UserWarning,
                     stacklevel=3,
                 )
-            self.scale_ = np.where(constant, 1.0, scale)
             with torch.random.fork_rng(devices=[]):
                 torch.manual_seed(init_seed)
-                self.model_ = self._build_model(n_features)
+                model = self._build_model(n_features)
+            self.location_, self.scale_, self.model_ = location, scale, model
             self._noise_seed = noise_seed
             self.loss_curve_: list[float] = []
             self.validation_scores_: list[float] = []
+            self.best_validation_score_: float | None = None
             self.n_iter_ = 0
         self.model_.to(device)
         self._device = device
 
-        Z = self._standardise(X)
+        Z = self._drop_extreme_rows(self._float32_rows(X, self._standardise(X)), X)
+        n_samples = len(Z)
         val_rows = 0
         if self.early_stopping:
             val_rows = max(1, int(math.ceil(self.validation_fraction * n_samples)))
@@ -189,31 +284,49 @@ class BaseFlowDensity(DensityMixin, BaseEstimator):
         def validation() -> float:
             return float(self._log_prob(valid_rows, "validation").mean())
 
+        batch_size = self._batch_size(len(train_rows))
         config = TrainingConfig(
             max_iter=self.max_iter,
-            batch_size=self._batch_size(len(train_rows)),
+            batch_size=batch_size,
             learning_rate=self.learning_rate,
             learning_rate_init=self.learning_rate_init,
             early_stopping=self.early_stopping,
             n_iter_no_change=self.n_iter_no_change,
             tol=self.tol,
             loss_kwargs=self._loss_kwargs(),
+            warm_start=warm,
         )
-        result = train(
-            self.model_,
-            train_rows,
-            config,
-            validation=validation if val_rows else None,
-            shuffle_generator=torch.Generator().manual_seed(shuffle_seed),
-            noise_generator=torch.Generator(device=device).manual_seed(noise_seed),
-            score_offset=self._log_det_correction(),
-            log=self._log if self.verbose else None,
-        )
-        self.loss_curve_ = self.loss_curve_ + result.loss_curve
-        self.validation_scores_ = self.validation_scores_ + result.validation_scores
-        self.best_validation_score_ = result.best_validation_score
-        self.n_iter_ += len(result.loss_curve)
-        if not result.converged:
+        progress = FitProgress(type(self).__name__, self.max_iter, int(self.verbose))
+        try:
+            with progress, self._threads(min(batch_size, len(train_rows))):
+                result = train(
+                    self.model_,
+                    train_rows,
+                    config,
+                    validation=validation if val_rows else None,
+                    shuffle_generator=torch.Generator().manual_seed(shuffle_seed),
+                    noise_generator=torch.Generator(device=device).manual_seed(
+                        noise_seed
+                    ),
+                    score_offset=self._log_det_correction(),
+                    log=progress.message if self.verbose else None,
+                    on_epoch=progress.epoch if self.verbose else None,
+                )
+        except TrainingInterrupted as interrupt:
+            # Ctrl-C: keep what was done (best weights so far, history,
+            # calibrated batch norms), then let the interrupt through.
+            self._record(interrupt.result)
+            raise
+        except TrainingDiverged as error:
+            for name in _FITTED_ATTRIBUTES:
+                self.__dict__.pop(name, None)
+            raise TrainingDiverged(
+                f"{type(self).__name__} could not be fitted: {error}. "
+                f"{self._learning_rate_remedy()}"
+            ) from None
+        self._record(result)
+        self._warn_about(result)
+        if not result.converged and result.divergence is None:
             warnings.warn(
                 f"{type(self).__name__} reached max_iter={self.max_iter} epochs before "
                 "the stopping criterion was met; consider increasing max_iter.",
@@ -221,6 +334,79 @@ class BaseFlowDensity(DensityMixin, BaseEstimator):
                 stacklevel=3,
             )
         return self
+
+    def _record(self, result: TrainingResult) -> None:
+        """Add one training run to the fitted history."""
+        self.loss_curve_ = self.loss_curve_ + result.loss_curve
+        self.validation_scores_ = self.validation_scores_ + result.validation_scores
+        self.best_validation_score_ = result.best_validation_score
+        self.n_iter_ += len(result.loss_curve)
+
+    def _learning_rate_remedy(self) -> str:
+        rate = self.learning_rate_init
+        return (
+            f"learning_rate_init={rate:g} is probably too high for this model and "
+            f"data: try a smaller one, e.g. learning_rate_init={rate / 10:g}"
+        )
+
+    def _warn_about(self, result: TrainingResult) -> None:
+        """Say when training diverged, and which weights were restored."""
+        event = result.divergence
+        if event is None:
+            return
+        criterion = (
+            "validation log-likelihood"
+            if result.best_validation_score is not None
+            else "training log-likelihood"
+        )
+        restored = (
+            "the weights it started from"
+            if event.restored_epoch == 0
+            else f"the weights of epoch {event.restored_epoch} of this fit"
+        )
+        value = (
+            ""
+            if event.restored_value is None
+            else f" ({criterion} {event.restored_value:.4g})"
+        )
+        warnings.warn(
+            f"{type(self).__name__} training diverged at epoch {event.epoch} of "
+            f"this fit: {event.cause}. Training stopped and {restored} were "
+            f"restored{value}. {self._learning_rate_remedy()}.",
+            TrainingDivergedWarning,
+            stacklevel=4,
+        )
+
+    def _drop_extreme_rows(self, Z: np.ndarray, X: np.ndarray) -> np.ndarray:
+        """The training rows within :data:`TRAINING_FENCE` robust standard
+        deviations of the median in every feature, with a warning naming the
+        others.
+
+        One row far out (say at 1e6 among values of order 1) would dominate
+        the loss and its gradients and wreck the fit of all the other rows;
+        even clipped to the fence it pulls the fit measurably. The model is
+        trained without such rows and evaluates every density exactly, theirs
+        included.
+        """
+        beyond = np.abs(Z) > TRAINING_FENCE
+        if not beyond.any():
+            return Z
+        far = beyond.any(axis=1)
+        rows = np.flatnonzero(far)
+        i, j = int(rows[0]), int(np.flatnonzero(beyond[rows[0]])[0])
+        warnings.warn(
+            f"{type(self).__name__}: {len(rows)} training row"
+            f"{'s lie' if len(rows) > 1 else ' lies'} more than {TRAINING_FENCE:g} "
+            "robust standard deviations (interquartile range / 1.349) from the "
+            f"median of a feature, e.g. X[{i}, {j}] = {X[i, j]:.6g}. Such rows "
+            "would dominate the training loss, so they are left out of training "
+            "(their densities are still evaluated exactly). Remove them if they "
+            "are errors; transform the feature (e.g. a logarithm) if it is "
+            "heavy-tailed.",
+            UserWarning,
+            stacklevel=4,
+        )
+        return Z[~far]
 
     def _batch_size(self, n_train: int) -> int:
         if self.batch_size == "auto":
@@ -232,12 +418,32 @@ class BaseFlowDensity(DensityMixin, BaseEstimator):
     def _check_extra_params(self) -> None:
         """Subclasses check parameters that constraints cannot express."""
 
-    def _log(self, message: str) -> None:
-        print(f"[{type(self).__name__}] {message}", file=sys.stdout, flush=True)
-
     # ----------------------------------------------------------- transforms
     def _standardise(self, X: np.ndarray) -> np.ndarray:
-        return (X - self.location_) / self.scale_
+        with np.errstate(over="ignore", invalid="ignore"):
+            return (X - self.location_) / self.scale_
+
+    def _float32_rows(self, X: np.ndarray, Z: np.ndarray) -> np.ndarray:
+        """``Z`` (standardised ``X``), or a ValueError if float32 cannot hold it.
+
+        The model computes in float32: a standardised value beyond
+        :data:`FLOAT32_SAFE` (about 1.8e19, whose square is float32's largest
+        value, 3.4e38) would overflow inside it and could come out as NaN.
+        Standardised values are checked, not ``X``: data in any units work as
+        long as their spread is representable.
+        """
+        bad = ~(np.abs(Z) <= FLOAT32_SAFE)
+        if bad.any():
+            i, j = (int(k) for k in np.argwhere(bad)[0])
+            raise ValueError(
+                "Input X contains values too large for dtype('float32') once "
+                f"standardised: X[{i}, {j}] = {X[i, j]:.6g} lies {abs(Z[i, j]):.3g} "
+                f"times the feature's scale ({self.scale_[j]:.3g}) from its "
+                f"location ({self.location_[j]:.6g}). {type(self).__name__} "
+                f"computes in float32, where values beyond {FLOAT32_SAFE:.2g} "
+                "scale units overflow."
+            )
+        return Z
 
     def _log_det_correction(self) -> float:
         """``log p_X(x) = log p_Z(z) + this``, for ``z`` the standardised ``x``."""
@@ -264,8 +470,31 @@ class BaseFlowDensity(DensityMixin, BaseEstimator):
         """Validated, standardised ``X`` as a float32 tensor on the model's device."""
         check_is_fitted(self, "model_")
         X = validate_data(self, X, dtype=np.float64, reset=False)
-        Z = self._standardise(X).astype(np.float32)
+        Z = self._float32_rows(X, self._standardise(X)).astype(np.float32)
         return torch.from_numpy(Z).to(self._model_device())
+
+    def _score_rows(
+        self, X: Any, log_prob: Callable[[torch.Tensor], torch.Tensor], what: str
+    ) -> np.ndarray:
+        """``log_prob`` of the standardised rows of ``X``, in the units of ``X``.
+
+        Runs with the estimator's threads and, with ``verbose``, a progress bar
+        advancing by segments of whole scoring chunks (a row's value does not
+        depend on how the rows are split: every chunk has the same shape).
+        """
+        x = self._model_input(X)
+        chunk, pass_rows = self._score_layout("score")
+        with self._threads(pass_rows):
+            bar = rows_bar(type(self).__name__, what, len(x), self.verbose)
+            if bar is None:
+                return self._to_log_density(log_prob(x))
+            with bar:
+                segment = chunk * max(1, SCORE_SEGMENT_MODEL_ROWS // pass_rows)
+                parts = []
+                for start in range(0, len(x), segment):
+                    parts.append(log_prob(x[start : start + segment]))
+                    bar.update(len(parts[-1]))
+                return self._to_log_density(torch.cat(parts))
 
     def _to_log_density(self, log_prob: torch.Tensor) -> np.ndarray:
         """Standardised-space log-densities as float64 in the units of ``X``."""
@@ -286,7 +515,9 @@ class BaseFlowDensity(DensityMixin, BaseEstimator):
             ``log p(x)`` for each row. A row's value does not depend on the
             other rows passed with it.
         """
-        return self._to_log_density(self._log_prob(self._model_input(X), "score"))
+        return self._score_rows(
+            X, lambda x: self._log_prob(x, "score"), "score_samples"
+        )
 
     def score(self, X: Any, y: Any = None) -> float:
         """Mean log-likelihood of ``X`` (a Python float; higher is better).
@@ -335,11 +566,20 @@ class BaseFlowDensity(DensityMixin, BaseEstimator):
         (seed,) = draw_seeds(random_state, 1)
         device = self._model_device()
         generator = torch.Generator(device=device).manual_seed(seed)
-        Z = np.empty((int(n_samples), self.n_features_in_))
+        n = int(n_samples)
+        Z = np.empty((n, self.n_features_in_))
         chunk = self._sample_chunk_rows.get(device.type, 8192)
-        for start in range(0, int(n_samples), chunk):
-            rows = min(chunk, int(n_samples) - start)
-            Z[start : start + rows] = self.model_.sample(rows, generator).cpu().numpy()
+        with (
+            self._threads(min(chunk, n)),
+            _maybe(rows_bar(type(self).__name__, "sample", n, self.verbose)) as bar,
+        ):
+            for start in range(0, n, chunk):
+                rows = min(chunk, n - start)
+                Z[start : start + rows] = (
+                    self.model_.sample(rows, generator).cpu().numpy()
+                )
+                if bar is not None:
+                    bar.update(rows)
         return Z * self.scale_ + self.location_
 
     # ------------------------------------------------------------- pickling
@@ -355,3 +595,28 @@ class BaseFlowDensity(DensityMixin, BaseEstimator):
         tags = super().__sklearn_tags__()
         tags.non_deterministic = False
         return tags
+
+
+_FITTED_ATTRIBUTES = (
+    "model_",
+    "location_",
+    "scale_",
+    "n_iter_",
+    "loss_curve_",
+    "validation_scores_",
+    "best_validation_score_",
+    "n_features_in_",
+    "feature_names_in_",
+    "_noise_seed",
+    "_device",
+)
+
+
+@contextlib.contextmanager
+def _maybe(bar: Any) -> Iterator[Any]:
+    """``with`` for an optional progress bar."""
+    if bar is None:
+        yield None
+        return
+    with bar:
+        yield bar

@@ -261,10 +261,10 @@ def test_bad_input_gets_clear_errors(fitted_maf):
         maf.score_samples(np.zeros((2, 3)))
 
 
-def test_verbose_prints_one_line_per_epoch(capsys):
+def test_verbose_2_prints_one_line_per_epoch(capsys):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        MAFDensity(n_layers=1, hidden_layer_sizes=(4,), max_iter=3, verbose=1,
+        MAFDensity(n_layers=1, hidden_layer_sizes=(4,), max_iter=3, verbose=2,
                    random_state=0).fit(two_blobs(60))  # fmt: skip
     lines = [line for line in capsys.readouterr().out.splitlines() if "Epoch" in line]
     assert len(lines) == 3
