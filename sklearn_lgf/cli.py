@@ -392,20 +392,125 @@ def _n_parameters(model: Any) -> int:
     return int(sum(p.numel() for p in model.model_.parameters()))
 
 
-def _fit_reporting_warnings(estimator: Any, X: np.ndarray) -> float:
-    """Fit, reporting warnings in one line each; returns the seconds taken."""
+# The estimator parameter behind each ``fit`` option: used to build the
+# estimator and to put its messages in the words of the command line.
+FIT_OPTION_PARAMETERS = {
+    "n_layers": "n_layers",
+    "hidden_layer_sizes": "hidden_layer_sizes",
+    "u_dim": "u_dim",
+    "n_importance_samples": "n_importance_samples",
+    "max_iter": "max_iter",
+    "batch_size": "batch_size",
+    "learning_rate": "learning_rate_init",
+    "random_state": "random_state",
+    "device": "device",
+    "threads": "n_threads",
+}
+
+
+def _flag(option: str) -> str:
+    return "--" + option.replace("_", "-")
+
+
+def _in_cli_words(text: str, options: dict[str, str] | None) -> str:
+    """``text`` with each estimator parameter named as its command-line flag.
+
+    ``learning_rate_init=0.1`` becomes ``--learning-rate 0.1`` and a bare
+    ``max_iter`` becomes ``--max-iter``, for the ``options`` (option name to
+    parameter name) of the command that was run.
+    """
+    import re
+
+    if not options:
+        return text
+    flags = {parameter: _flag(option) for option, parameter in options.items()}
+    names = "|".join(re.escape(p) for p in sorted(flags, key=len, reverse=True))
+
+    def replace(match: re.Match[str]) -> str:
+        return flags[match.group(1)] + (" " if match.group(2) else "")
+
+    return re.sub(rf"(?<![\w-])({names})(?:(=)|(?![\w-]))", replace, text)
+
+
+def _fit_reporting_warnings(
+    estimator: Any, X: np.ndarray, options: dict[str, str] | None = None
+) -> float:
+    """Fit, reporting warnings in one line each; returns the seconds taken.
+
+    Messages name parameters by their command-line flags (``options``: see
+    :data:`FIT_OPTION_PARAMETERS`). Warnings raised before a
+    ``KeyboardInterrupt`` are still shown, and the interrupt goes through.
+    """
     from .nn.training import TrainingDiverged
 
     start = time.perf_counter()
     try:
-        with _reported_warnings():
-            estimator.fit(X)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            warnings.filterwarnings(
+                "ignore", message=".*does not have valid feature names"
+            )
+            try:
+                estimator.fit(X)
+            finally:
+                seen = set()
+                for item in caught:
+                    text = _in_cli_words(" ".join(str(item.message).split()), options)
+                    if text not in seen:
+                        seen.add(text)
+                        _warn(text)
     except TrainingDiverged as error:
-        raise CLIError(f"training failed: {error}", status=1) from None
+        raise CLIError(
+            f"training failed: {_in_cli_words(str(error), options)}", status=1
+        ) from None
     except ValueError as error:  # parameter checks, too few rows, ...
         first = str(error).strip().splitlines()
-        raise CLIError(f"cannot fit: {first[0] if first else error}") from None
+        message = _in_cli_words(first[0] if first else str(error), options)
+        raise CLIError(f"cannot fit: {message}") from None
     return time.perf_counter() - start
+
+
+def _save_fitted(estimator: Any, table: Table, path: str) -> None:
+    """Save a model fitted on ``table`` (with its column names) to ``path``."""
+    from .model_io import save_model
+
+    if table.names is not None and len(set(table.names)) == len(table.names):
+        if all(table.names):
+            # What fitting on a DataFrame with these columns would record.
+            estimator.feature_names_in_ = np.asarray(table.names, dtype=object)
+    # Display and threads are choices of this run, not part of the model.
+    estimator.set_params(verbose=0, n_threads="auto")
+    try:
+        save_model(estimator, path)
+    except OSError as error:
+        raise CLIError(f"cannot write {path}: {error.strerror or error}") from None
+
+
+def _save_interrupted(estimator: Any, table: Table, path: str) -> int:
+    """After Ctrl-C during a fit: save the best model so far if there is one."""
+    epochs = int(getattr(estimator, "n_iter_", 0))
+    if not epochs or not hasattr(estimator, "model_"):
+        print(
+            f"{PROG}: interrupted before the first epoch ended; nothing saved",
+            file=sys.stderr,
+        )
+        return 130
+    best = getattr(estimator, "best_validation_score_", None)
+    scores = list(getattr(estimator, "validation_scores_", []))
+    if best is not None and scores:
+        detail = (
+            f"the weights of epoch {int(np.argmax(scores)) + 1}, validation "
+            f"log-likelihood {best:.4f}"
+        )
+    else:
+        detail = f"the weights after epoch {epochs}"
+    _save_fitted(estimator, table, path)
+    print(
+        f"{PROG}: interrupted after {epochs} epoch{'s' * (epochs != 1)}: saved the "
+        f"best model so far ({detail}) to {path}",
+        file=sys.stderr,
+    )
+    return 130
 
 
 # ---------------------------------------------------------------------------
@@ -415,38 +520,21 @@ def _fit_reporting_warnings(estimator: Any, X: np.ndarray) -> float:
 
 def _cmd_fit(args: argparse.Namespace) -> int:
     from . import LGFDensity, MAFDensity
-    from .model_io import save_model
 
     if args.model == "maf":
         for option in ("u_dim", "n_importance_samples"):
             if getattr(args, option) is not None:
-                flag = "--" + option.replace("_", "-")
-                raise CLIError(f"{flag} only applies to --model lgf")
+                raise CLIError(f"{_flag(option)} only applies to --model lgf")
     table = read_table(args.data)
     if len(table.values) < 2:
         raise CLIError(f"{args.data}: one data row; fitting needs at least 2")
     _check_writable(args.output)
     params: dict[str, Any] = {"verbose": 0 if args.quiet else 1}
-    for option, name in [
-        ("n_layers", "n_layers"),
-        ("hidden_layer_sizes", "hidden_layer_sizes"),
-        ("max_iter", "max_iter"),
-        ("batch_size", "batch_size"),
-        ("learning_rate", "learning_rate_init"),
-        ("random_state", "random_state"),
-        ("device", "device"),
-    ]:
-        value = getattr(args, option)
+    for option, name in FIT_OPTION_PARAMETERS.items():
+        value = getattr(args, option, None)
         if value is not None:
             params[name] = value
-    if args.model == "lgf":
-        if args.u_dim is not None:
-            params["u_dim"] = args.u_dim
-        if args.n_importance_samples is not None:
-            params["n_importance_samples"] = args.n_importance_samples
-        estimator: Any = LGFDensity(**params)
-    else:
-        estimator = MAFDensity(**params)
+    estimator: Any = (LGFDensity if args.model == "lgf" else MAFDensity)(**params)
     X = table.values
     if not args.quiet:
         print(
@@ -454,18 +542,11 @@ def _cmd_fit(args: argparse.Namespace) -> int:
             f"{X.shape[1]} columns of {args.data}",
             flush=True,
         )
-    seconds = _fit_reporting_warnings(estimator, X)
-    if table.names is not None and len(set(table.names)) == len(table.names):
-        if all(table.names):
-            # What fitting on a DataFrame with these columns would record.
-            estimator.feature_names_in_ = np.asarray(table.names, dtype=object)
-    estimator.set_params(verbose=0)  # a display choice, not part of the model
     try:
-        save_model(estimator, args.output)
-    except OSError as error:
-        raise CLIError(
-            f"cannot write {args.output}: {error.strerror or error}"
-        ) from None
+        seconds = _fit_reporting_warnings(estimator, X, FIT_OPTION_PARAMETERS)
+    except KeyboardInterrupt:
+        return _save_interrupted(estimator, table, args.output)
+    _save_fitted(estimator, table, args.output)
     if not args.quiet:
         print(
             f"Saved {type(estimator).__name__} ({_n_parameters(estimator)} "

@@ -1,0 +1,133 @@
+"""``sklearn-lgf fit``: messages in the command line's words, Ctrl-C saves
+the best model so far, progress as one bar, threads as asked."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from sklearn_lgf.cli import FIT_OPTION_PARAMETERS, _in_cli_words, main
+from sklearn_lgf.model_io import load_model
+from sklearn_lgf.nn.flow import Flow
+
+TINY = ["--n-layers", "2", "--hidden-layer-sizes", "16", "--random-state", "0"]
+
+
+@pytest.fixture
+def data(tmp_path):
+    rng = np.random.RandomState(0)
+    path = tmp_path / "data.csv"
+    rows = rng.normal(size=(300, 2))
+    path.write_text("a,b\n" + "".join(f"{x!r},{y!r}\n" for x, y in rows.tolist()))
+    return path
+
+
+def fit(data, output, *extra):
+    return main(["fit", str(data), "--model", "maf", *TINY, *extra, "-o", str(output)])
+
+
+def test_parameter_names_become_flags():
+    text = (
+        "MAFDensity reached max_iter=3 epochs; consider increasing max_iter. "
+        "learning_rate_init=10 is probably too high: e.g. learning_rate_init=1. "
+        "(n_threads, max_iter_x, learning_rate='adaptive', u_dim)"
+    )
+    assert _in_cli_words(text, FIT_OPTION_PARAMETERS) == (
+        "MAFDensity reached --max-iter 3 epochs; consider increasing --max-iter. "
+        "--learning-rate 10 is probably too high: e.g. --learning-rate 1. "
+        "(--threads, max_iter_x, learning_rate='adaptive', --u-dim)"
+    )
+
+
+def test_divergence_names_the_flag(data, tmp_path, capsys):
+    output = tmp_path / "model.pt"
+    assert fit(data, output, "--learning-rate", "10", "--quiet") == 1
+    err = capsys.readouterr().err
+    (line,) = err.strip().splitlines()
+    assert line.startswith("sklearn-lgf: error: training failed: MAFDensity")
+    assert "--learning-rate 10 is probably too high" in line
+    assert "try a smaller one, e.g. --learning-rate 1" in line
+    assert "learning_rate_init" not in line
+    assert not output.exists()
+
+
+def test_warnings_name_the_flags(data, tmp_path, capsys):
+    assert fit(data, tmp_path / "m.pt", "--max-iter", "2", "--quiet") == 0
+    err = capsys.readouterr().err
+    assert "reached --max-iter 2 epochs" in err and "increasing --max-iter." in err
+    assert "max_iter" not in err
+
+
+def test_progress_is_one_bar(data, tmp_path, capsys):
+    assert fit(data, tmp_path / "m.pt", "--max-iter", "3") == 0
+    captured = capsys.readouterr()
+    assert "Epoch" not in captured.out and "Saved MAFDensity" in captured.out
+    # One line (redrawn in place with "\r"), not one line per epoch.
+    bar = [line for line in captured.err.split("\n") if "MAFDensity fit" in line]
+    assert len(bar) == 1 and "3/3" in bar[0].split("\r")[-1]
+
+
+def interrupt_at_call(monkeypatch, call):
+    original = Flow.training_loss
+    count = {"n": 0}
+
+    def patched(self, *args, **kwargs):
+        count["n"] += 1
+        if count["n"] == call:
+            raise KeyboardInterrupt
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(Flow, "training_loss", patched)
+
+
+def test_ctrl_c_saves_the_best_model_so_far(data, tmp_path, capsys, monkeypatch):
+    # 270 training rows in batches of 27 ("auto"): 10 steps an epoch; Ctrl-C
+    # in the middle of epoch 5.
+    interrupt_at_call(monkeypatch, 4 * 10 + 5)
+    output = tmp_path / "model.pt"
+    assert fit(data, output, "--quiet") == 130
+    monkeypatch.undo()
+    err = capsys.readouterr().err.strip().splitlines()
+    model = load_model(output)
+    best = int(np.argmax(model.validation_scores_)) + 1
+    assert err[-1] == (
+        f"sklearn-lgf: interrupted after 4 epochs: saved the best model so far "
+        f"(the weights of epoch {best}, validation log-likelihood "
+        f"{model.best_validation_score_:.4f}) to {output}"
+    )
+    assert model.n_iter_ == 4 and len(model.loss_curve_) == 4
+    assert list(model.feature_names_in_) == ["a", "b"]
+    rows = pd.DataFrame(np.zeros((3, 2)), columns=["a", "b"])
+    assert np.isfinite(model.score_samples(rows)).all()
+
+
+def test_ctrl_c_before_the_first_epoch_saves_nothing(
+    data, tmp_path, capsys, monkeypatch
+):
+    interrupt_at_call(monkeypatch, 3)
+    output = tmp_path / "model.pt"
+    assert fit(data, output, "--quiet") == 130
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1] == (
+        "sklearn-lgf: interrupted before the first epoch ended; nothing saved"
+    )
+    assert not output.exists()
+
+
+def test_threads_option_is_used_and_not_saved(data, tmp_path, monkeypatch):
+    import torch
+
+    seen = []
+    original = Flow.training_loss
+
+    def recording(self, *args, **kwargs):
+        seen.append(torch.get_num_threads())
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(Flow, "training_loss", recording)
+    output = tmp_path / "model.pt"
+    before = torch.get_num_threads()
+    assert fit(data, output, "--max-iter", "1", "--threads", "2", "--quiet") == 0
+    assert set(seen) == {2} and torch.get_num_threads() == before
+    assert load_model(output).n_threads == "auto"
