@@ -677,7 +677,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     results = []
     for name, estimator in models.items():
         print(f"Fitting {descriptions[name]} ...", flush=True)
-        seconds = _fit_reporting_warnings(estimator, X_train)
+        seconds = _fit_reporting_warnings(estimator, X_train, {"max_iter": "max_iter"})
         start = time.perf_counter()
         test = estimator.score(X_test)
         score_seconds = time.perf_counter() - start
