@@ -324,10 +324,11 @@ def train(
                 )
                 if best_state is None:
                     model.load_state_dict(start_state)
+                    if "untrained" not in cause:
+                        cause += f" (untrained: {what} {start_value:.4g})"
                     raise TrainingDiverged(
                         f"training diverged at epoch {epoch}, before any epoch "
-                        f"was usable: {cause} (the untrained model's {what} is "
-                        f"{start_value:.4g})"
+                        f"was usable: {cause}"
                     )
                 if log is not None:
                     where = "the start" if best_epoch == 0 else f"epoch {best_epoch}"
