@@ -9,8 +9,14 @@ import numpy as np
 import torch
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from ._base import BaseFlowDensity, check_layer_sizes
-from .nn import build_lgf, lgf_log_prob
+from ._base import BaseFlowDensity, check_layer_sizes, draw_seeds
+from .nn import (
+    CollapseDiagnostics,
+    build_lgf,
+    collapse_diagnostics,
+    lgf_log_prob,
+    lgf_log_prob_independent_draws,
+)
 
 # Rows x importance samples held in memory at once while scoring.
 ROW_SAMPLE_BUDGET = {"cpu": 8192, "cuda": 131072}
@@ -294,28 +300,39 @@ class LGFDensity(BaseFlowDensity):
             batch_norm=self.batch_norm,
         )
 
-    def _loss_kwargs(self) -> dict[str, Any]:
-        return {"n_draws": self.n_elbo_samples}
+    # The path (sticking-the-landing) gradient has the ELBO gradient's
+    # expectation and less variance; on two uniforms it trained as well or
+    # better at no extra cost (benchmarks/results/lgf_training.md). A class
+    # attribute, not a parameter, so that the benchmark can compare both.
+    _path_gradient = True
 
-    def _noise_bank(self, k: int, purpose: str, device: torch.device) -> torch.Tensor:
-        """The fixed standard-normal draws for ``purpose``; same on every call."""
-        offset = {"score": 0, "validation": 1}[purpose]
-        generator = torch.Generator().manual_seed(self._noise_seed + offset)
+    def _loss_kwargs(self) -> dict[str, Any]:
+        return {"n_draws": self.n_elbo_samples, "path_gradient": self._path_gradient}
+
+    def _noise_bank(self, k: int, device: torch.device) -> torch.Tensor:
+        """The fixed standard-normal draws for scoring; same on every call."""
+        generator = torch.Generator().manual_seed(self._noise_seed)
         model = self.model_
         bank = torch.randn(k, model.n_indexed, model.u_features, generator=generator)
         return bank.to(device)
 
     def _estimate(self, x: torch.Tensor, purpose: str, estimate: str) -> torch.Tensor:
         device = x.device
-        k = (
-            self.n_validation_samples
-            if purpose == "validation"
-            else self.n_importance_samples
-        )
+        if purpose == "validation":
+            # Draws of its own per row: with one shared bank the whole
+            # validation mean moves with the luck of K draws, and early
+            # stopping would select that luck.
+            return lgf_log_prob_independent_draws(
+                self.model_,
+                x,
+                self.n_validation_samples,
+                self._noise_seed + 1,
+                ROW_SAMPLE_BUDGET.get(device.type, 8192),
+            )
         return lgf_log_prob(
             self.model_,
             x,
-            self._noise_bank(k, purpose, device),
+            self._noise_bank(self.n_importance_samples, device),
             ROW_SAMPLE_BUDGET.get(device.type, 8192),
             estimate,
         )
@@ -352,3 +369,42 @@ class LGFDensity(BaseFlowDensity):
             The bound for each row.
         """
         return self._score_rows(X, lambda x: self._estimate(x, "score", "elbo"), "elbo")
+
+    def collapse_diagnostics(
+        self, X: Any, n_draws: int = 64, random_state: Any = 0
+    ) -> CollapseDiagnostics:
+        """Does the fitted model use its index ``u``? Per-layer statistics.
+
+        An LGF whose posteriors ignore their input and whose ``s(u)``,
+        ``t(u)`` are constant has collapsed onto its base flow: its spreads
+        are near zero and its ELBO equals its importance-sampling estimate.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Rows to push through the model, ``n_draws`` times each.
+        n_draws : int, default=64
+            Draws of ``u ~ q`` per row.
+        random_state : int, RandomState instance or None, default=0
+            Seeds the draws.
+
+        Returns
+        -------
+        diagnostics : sklearn_lgf.nn.CollapseDiagnostics
+            Per layer (from the data side): the spread of ``t(u)`` and of
+            ``log s(u)`` over ``u ~ q``, the spread of ``q``'s mean across
+            rows and ``q``'s standard deviation; and the ELBO, the
+            importance-sampling estimate and their gap (all in the
+            standardised units the model works in). ``table()`` renders it.
+        """
+        if (
+            not isinstance(n_draws, Integral)
+            or isinstance(n_draws, bool)
+            or n_draws < 1
+        ):
+            raise ValueError(f"n_draws must be a positive int, got {n_draws!r}")
+        x = self._model_input(X)
+        (seed,) = draw_seeds(random_state, 1)
+        generator = torch.Generator(device=x.device).manual_seed(seed)
+        with self._threads(len(x) * int(n_draws)):
+            return collapse_diagnostics(self.model_, x, int(n_draws), generator)

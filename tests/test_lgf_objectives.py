@@ -160,3 +160,25 @@ def test_collapse_diagnostics_see_a_model_that_uses_u():
     assert all(layer.shift_spread > 1e-3 for layer in report.layers)
     assert all(layer.posterior_mean_spread > 1e-3 for layer in report.layers)
     assert report.elbo_gap > 0
+
+
+def test_estimator_reports_collapse_diagnostics(tiny_budget):
+    import numpy as np
+
+    from sklearn_lgf import LGFDensity
+
+    rng = np.random.RandomState(0)
+    X = np.vstack([rng.normal(-3, 0.5, (150, 2)), rng.normal(3, 0.5, (150, 2))])
+    lgf = LGFDensity(
+        n_layers=2, hidden_layer_sizes=(8,), max_iter=2, random_state=0
+    ).fit(X)
+    report = lgf.collapse_diagnostics(X[:50], n_draws=8)
+    again = lgf.collapse_diagnostics(X[:50], n_draws=8)
+    assert len(report.layers) == 2
+    assert report.n_draws == 8
+    assert report == again  # seeded by random_state=0
+    assert report.elbo <= report.importance
+    with pytest.raises(ValueError, match="n_draws"):
+        lgf.collapse_diagnostics(X, n_draws=0)
+    with pytest.raises(ValueError, match="features"):
+        lgf.collapse_diagnostics(X[:, :1])
