@@ -35,8 +35,9 @@ SEED_BOUND = 2**31 - 1
 # Interquartile range of the standard normal: IQR / this is the standard
 # deviation for Gaussian data, and unmoved by a few extreme rows.
 NORMAL_IQR = 1.3489795003921634
-# Training rows further than this many robust standard deviations from the
-# median (in any feature) are left out of training, with a warning.
+# Training rows further than this many robust standard deviations (see
+# fence_scale) from the median in any feature are left out of training and
+# of the standardisation statistics, with a warning.
 TRAINING_FENCE = 30.0
 FLOAT32_MAX = float(np.finfo(np.float32).max)
 # With verbose, scoring advances its bar after about this many rows through
@@ -97,38 +98,81 @@ def check_layer_sizes(name: str, sizes: Any) -> tuple[int, ...]:
     return tuple(int(v) for v in values)
 
 
+def _spread(deviation: np.ndarray) -> float:
+    """Root mean square of ``deviation``, without squaring huge values."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        largest = float(np.max(np.abs(deviation))) if deviation.size else 0.0
+        if not largest > 0:
+            return 0.0
+        return largest * float(np.sqrt(np.mean((deviation / largest) ** 2)))
+
+
+def fence_scale(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-feature median and a spread that a few extreme rows cannot move.
+
+    The spread is the larger of the interquartile range over that of the
+    standard normal and the root mean square deviation of the central 99 %
+    of the values: the first ignores tails, the second keeps the genuine
+    tail of a sparse or skewed feature (a pixel that is mostly blank) from
+    looking extreme, while the 0.5 % trimmed on each side keep one wild row
+    out of it. Zero for a feature with 99 % of its values equal.
+    """
+    with np.errstate(over="ignore", invalid="ignore"):
+        median = np.median(X, axis=0)
+        q = np.percentile(X, [0.5, 25.0, 75.0, 99.5], axis=0)
+        spread = (q[2] - q[1]) / NORMAL_IQR
+    for j in range(X.shape[1]):
+        column = X[:, j]
+        central = column[(column >= q[0, j]) & (column <= q[3, j])]
+        with np.errstate(over="ignore", invalid="ignore"):
+            spread[j] = max(spread[j], _spread(central - median[j]))
+    return median, spread
+
+
+def extreme_rows(X: np.ndarray) -> np.ndarray:
+    """Rows further than :data:`TRAINING_FENCE` fence spreads from the median
+    in some feature (see :func:`fence_scale`)."""
+    median, spread = fence_scale(X)
+    active = spread > 0
+    with np.errstate(over="ignore", invalid="ignore"):
+        distance = np.abs(X[:, active] - median[active]) / spread[active]
+    return (~(distance <= TRAINING_FENCE)).any(axis=1)
+
+
 def robust_location_scale(
     X: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per-feature median and robust scale, and which features are constant.
+    """Per-feature mean and standard deviation of the non-extreme rows, and
+    which features are constant.
 
-    The scale is the interquartile range divided by that of the standard
-    normal (the standard deviation for Gaussian data), so that a few extreme
-    rows cannot inflate it. Where half the rows or more share a value (an
-    interquartile range of zero) it falls back to the root mean square
-    deviation from the median; a feature with no spread at all gets 1.
-    Computed without squaring ``X``, so that values up to float64's range
-    neither overflow nor lose the scale.
+    The mean and standard deviation make the model's inputs comparable
+    across features as a plain standardisation does; computing them without
+    the rows of :func:`extreme_rows` keeps one wild row from inflating the
+    scale until every other row sits at zero. Computed relative to the
+    median, so that values up to float64's range neither overflow nor lose
+    the scale. A feature with no spread gets scale 1.
     """
+    kept = X[~extreme_rows(X)] if len(X) > 1 else X
+    if len(kept) == 0:
+        kept = X
     with np.errstate(over="ignore", invalid="ignore"):
-        location = np.median(X, axis=0)
-        low, high = np.percentile(X, [25, 75], axis=0)
-        scale = (high - low) / NORMAL_IQR
-    tiny = ~(scale > 1e-12 * np.maximum(1.0, np.abs(location)))
+        median = np.median(kept, axis=0)
+    location = np.empty(X.shape[1])
+    scale = np.empty(X.shape[1])
     constant = np.zeros(X.shape[1], dtype=bool)
-    for j in np.flatnonzero(tiny):
+    for j in range(X.shape[1]):
         with np.errstate(over="ignore", invalid="ignore"):
-            deviation = X[:, j] - location[j]
-            largest = np.max(np.abs(deviation))
-            spread = (
-                largest * np.sqrt(np.mean((deviation / largest) ** 2))
-                if largest > 0
-                else 0.0
-            )
-        if spread > 1e-12 * max(1.0, abs(location[j])):
-            scale[j] = spread
-        else:
-            scale[j], constant[j] = 1.0, True
+            deviation = kept[:, j] - median[j]
+            largest = float(np.max(np.abs(deviation)))
+            if largest > 0 and np.isfinite(largest):
+                shift = float(np.mean(deviation / largest))
+                location[j] = median[j] + largest * shift
+                scale[j] = _spread(deviation - largest * shift)
+            else:
+                location[j], scale[j] = median[j], largest
+        if not scale[j] > 1e-12 * max(1.0, abs(location[j])):
+            if np.isfinite(scale[j]):
+                scale[j], constant[j] = 1.0, True
     if not (np.isfinite(location).all() and np.isfinite(scale).all()):
         j = int(np.flatnonzero(~(np.isfinite(location) & np.isfinite(scale)))[0])
         raise ValueError(
@@ -378,9 +422,8 @@ class BaseFlowDensity(DensityMixin, BaseEstimator):
         )
 
     def _drop_extreme_rows(self, Z: np.ndarray, X: np.ndarray) -> np.ndarray:
-        """The training rows within :data:`TRAINING_FENCE` robust standard
-        deviations of the median in every feature, with a warning naming the
-        others.
+        """The standardised training rows ``Z`` without the rows of ``X`` that
+        :func:`extreme_rows` finds, with a warning naming them.
 
         One row far out (say at 1e6 among values of order 1) would dominate
         the loss and its gradients and wreck the fit of all the other rows;
@@ -388,21 +431,23 @@ class BaseFlowDensity(DensityMixin, BaseEstimator):
         trained without such rows and evaluates every density exactly, theirs
         included.
         """
-        beyond = np.abs(Z) > TRAINING_FENCE
-        if not beyond.any():
+        far = extreme_rows(X) if len(X) > 1 else np.zeros(len(X), dtype=bool)
+        if not far.any():
             return Z
-        far = beyond.any(axis=1)
         rows = np.flatnonzero(far)
-        i, j = int(rows[0]), int(np.flatnonzero(beyond[rows[0]])[0])
+        median, spread = fence_scale(X)
+        i = int(rows[0])
+        with np.errstate(over="ignore", invalid="ignore"):
+            distance = np.abs(X[i] - median) / np.where(spread > 0, spread, np.inf)
+        j = int(np.argmax(distance))
         warnings.warn(
             f"{type(self).__name__}: {len(rows)} training row"
             f"{'s lie' if len(rows) > 1 else ' lies'} more than {TRAINING_FENCE:g} "
-            "robust standard deviations (interquartile range / 1.349) from the "
-            f"median of a feature, e.g. X[{i}, {j}] = {X[i, j]:.6g}. Such rows "
-            "would dominate the training loss, so they are left out of training "
-            "(their densities are still evaluated exactly). Remove them if they "
-            "are errors; transform the feature (e.g. a logarithm) if it is "
-            "heavy-tailed.",
+            "robust standard deviations from the median of a feature, e.g. "
+            f"X[{i}, {j}] = {X[i, j]:.6g}. Such rows would dominate the training "
+            "loss, so they are left out of training (their densities are still "
+            "evaluated exactly). Remove them if they are errors; transform the "
+            "feature (e.g. a logarithm) if it is heavy-tailed.",
             UserWarning,
             stacklevel=4,
         )

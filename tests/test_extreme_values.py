@@ -11,7 +11,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import roc_auc_score
 
 from sklearn_lgf import DensityOutlierDetector, LGFDensity, MAFDensity
-from sklearn_lgf._base import robust_location_scale
+from sklearn_lgf._base import extreme_rows, robust_location_scale
 
 SMALL = dict(n_layers=2, hidden_layer_sizes=(32, 32), device="cpu", random_state=0)
 
@@ -31,28 +31,45 @@ def quiet_fit(est, X):
 def test_robust_location_and_scale():
     rng = np.random.RandomState(0)
     X = np.c_[
-        rng.normal(5.0, 2.0, 20000),  # Gaussian: the scale is its std
+        rng.normal(5.0, 2.0, 20000),  # Gaussian
         (rng.rand(20000) < 0.2).astype(float),  # mostly zeros: IQR = 0
         np.full(20000, 7.0),  # constant
     ]
     location, scale, constant = robust_location_scale(X)
-    np.testing.assert_allclose(location, [5.0, 0.0, 7.0], atol=0.05)
-    np.testing.assert_allclose(scale[0], 2.0, rtol=0.02)
-    # The fallback: root mean square deviation from the median.
-    assert scale[1] == pytest.approx(np.sqrt(np.mean(X[:, 1] ** 2)))
+    # No extreme rows: a plain standardisation (mean and standard deviation).
+    np.testing.assert_allclose(location[:2], X[:, :2].mean(0), rtol=1e-12)
+    np.testing.assert_allclose(scale[:2], X[:, :2].std(0), rtol=1e-12)
+    assert location[2] == 7.0
     assert scale[2] == 1.0 and constant.tolist() == [False, False, True]
-    # One extreme row moves neither.
+    # One extreme row moves neither: it is left out of the statistics.
     wild = np.vstack([X, [1e12, 1e12, 7.0]])
     wild_location, wild_scale, _ = robust_location_scale(wild)
-    np.testing.assert_allclose(wild_location[0], location[0], atol=1e-3)
-    np.testing.assert_allclose(wild_scale[0], scale[0], rtol=1e-3)
+    np.testing.assert_allclose(wild_location, location, rtol=1e-12)
+    np.testing.assert_allclose(wild_scale, scale, rtol=1e-12)
+
+
+def test_sparse_features_keep_their_tails():
+    """A mostly blank pixel with a few bright values (digits) is not
+    extreme: no row is left out and the scale is the standard deviation."""
+    rng = np.random.RandomState(0)
+    pixel = np.where(rng.rand(1300) < 0.97, rng.rand(1300) / 17, rng.rand(1300))
+    X = np.c_[pixel, rng.normal(size=1300)]
+    assert not extreme_rows(X).any()
+    _, scale, _ = robust_location_scale(X)
+    np.testing.assert_allclose(scale, X.std(0), rtol=1e-12)
 
 
 def test_robust_scale_does_not_overflow():
     X = np.random.RandomState(0).normal(size=(100, 2)) * 1e300
     location, scale, _ = robust_location_scale(X)
     assert np.isfinite(scale).all() and (scale > 1e299).all()
-    spread = np.array([[1e308, 0.0], [-1e308, 1.0], [1e308, 2.0], [-1e308, 3.0]])
+    # A spread of 1e308 is still representable: standardised to +-1.
+    wide = np.array([[1e308, 0.0], [-1e308, 1.0], [1e308, 2.0], [-1e308, 3.0]])
+    location, scale, _ = robust_location_scale(wide)
+    np.testing.assert_allclose((wide - location) / scale, [[1, -1.5], [-1, -0.5],
+                               [1, 0.5], [-1, 1.5]] / np.array([1, np.sqrt(1.25)]))  # fmt: skip
+    # One of 3.4e308 is not.
+    spread = np.array([[1.7e308, 0.0], [-1.7e308, 1.0], [1.7e308, 2.0]])
     with pytest.raises(ValueError, match="too large for dtype\\('float64'\\)"):
         robust_location_scale(spread)
 
