@@ -94,12 +94,11 @@ class MAFDensity(BaseFlowDensity):
     model_ : torch.nn.Module
         The fitted flow, on standardised data.
     location_ : ndarray of shape (n_features,)
-        Per-feature median used for standardisation.
+        Per-feature mean of the non-extreme training rows (see Notes), used
+        for standardisation.
     scale_ : ndarray of shape (n_features,)
-        Per-feature robust scale used for standardisation: the interquartile
-        range / 1.349 (the standard deviation for Gaussian data, but not
-        moved by a few extreme rows), or the root mean square deviation from
-        the median where half the rows share one value.
+        Per-feature standard deviation of the same rows (1 for a constant
+        feature), used for standardisation.
     n_features_in_ : int
         Number of features seen during fit.
     feature_names_in_ : ndarray of shape (`n_features_in_`,)
@@ -123,10 +122,12 @@ class MAFDensity(BaseFlowDensity):
 
     Notes
     -----
-    Each feature is standardised by its median and interquartile range, which
-    a few extreme rows cannot move, and training rows beyond 30 such robust
-    standard deviations are left out of training, with a warning, so that
-    one wild value cannot dominate the fit. Densities are always evaluated
+    Each feature is standardised by the mean and standard deviation of the
+    training rows that are not extreme: a row further than 30 robust
+    standard deviations (the larger of the interquartile range / 1.349 and
+    the spread of the central 99 % of the values) from a feature's median is
+    left out of the statistics and of training, with a warning, so that one
+    wild value cannot dominate the fit. Densities are always evaluated
     exactly (those rows' too) and reported in the units of ``X``. Values whose
     standardised form float32 cannot hold (beyond about 1.8e19 scale units)
     are refused with a ValueError.
