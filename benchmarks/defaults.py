@@ -46,6 +46,7 @@ PREVIOUS_LGF_DEFAULTS = {
     "pq_hidden_layer_sizes": (100, 100),
     "st_hidden_layer_sizes": (32, 32),
     "n_elbo_samples": 1,
+    "n_iter_no_change": 10,
 }
 MODELS = {
     "MAFDensity()": lambda seed: MAFDensity(random_state=seed),
