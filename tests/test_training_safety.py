@@ -15,6 +15,7 @@ from torch import nn
 
 from sklearn_lgf import LGFDensity, MAFDensity
 from sklearn_lgf._base import TrainingDivergedWarning
+from sklearn_lgf.nn.bijections import BatchNorm
 from sklearn_lgf.nn.flow import Flow
 from sklearn_lgf.nn.training import (
     TrainingConfig,
@@ -96,6 +97,28 @@ def test_an_exploding_validation_score_restores_the_best_epoch():
     assert result.validation_scores == scores[1:]
     assert len(result.loss_curve) == 4
     assert result.best_validation_score == -1.5 and result.best_epoch == 2
+
+
+class ScriptedWithBatchNorm(Scripted):
+    def __init__(self, losses):
+        super().__init__(losses)
+        self.norm = BatchNorm(1)
+
+
+def test_a_batch_normalised_models_validation_drop_is_left_to_early_stopping():
+    """Evaluated with running statistics, a batch-normalised model's
+    validation score can fall far for a few epochs and recover: training
+    goes on and can still improve, and early stopping keeps the best."""
+    model = ScriptedWithBatchNorm([3.0] * 20)
+    scores = [-3.0, -2.0, -1.5, -701.5, -1201.5, -1.4] + [-1.45] * 20
+    result = run(model, scripted_validation(model, scores), n_iter_no_change=3)
+    assert result.divergence is None and result.converged
+    assert result.best_validation_score == -1.4 and result.best_epoch == 5
+    # Its training loss still counts at once.
+    model = ScriptedWithBatchNorm([3.0, 2.0, 2.0 + 10.5] + [2.0] * 20)
+    result = run(model, scripted_validation(model, [-3.0, -2.0, -1.5, -1.4]))
+    assert result.divergence is not None and result.divergence.epoch == 3
+    assert result.divergence.restored_epoch == 2
 
 
 def test_a_drop_within_the_margin_is_not_divergence():

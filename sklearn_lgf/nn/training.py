@@ -7,7 +7,11 @@ validation log-likelihood, or minus the training loss without validation) is
 measured once before the first epoch, and the weights of the best point seen
 are kept. An epoch whose training loss or validation score is not finite, or
 is worse than the best seen by more than :func:`explosion_margin` nats per
-sample, ends training: the best weights are restored and the result says why
+sample, ends training. (A batch-normalised model is judged on its training
+loss and on non-finite values only: evaluated with running statistics, its
+validation score can fall by hundreds of nats for a few epochs and recover,
+as a MAF on digits did, and early stopping already keeps its best weights.)
+Training then ends: the best weights are restored and the result says why
 (:class:`Divergence`). The starting point counts as a candidate when the
 caller says so (a warm start), so continuing a good model can never leave it
 worse than it was. A fresh model that never gets within the margin of its
@@ -29,7 +33,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from .bijections import calibrate_batch_norms
+from .bijections import BatchNorm, calibrate_batch_norms
 
 BATCH_NORM_CALIBRATION_ROWS = 100_000
 # As MLPClassifier's learning_rate="adaptive": divide by 5, stop below 1e-6.
@@ -228,6 +232,7 @@ def train(
     no_improvement = 0
     converged = False
     divergence: Divergence | None = None
+    batch_normalised = any(isinstance(m, BatchNorm) for m in model.modules())
 
     def finish(interrupted: bool = False) -> TrainingResult:
         returned_epoch = best_epoch
@@ -301,6 +306,13 @@ def train(
             )  # fmt: skip
             if math.isfinite(epoch_loss):
                 best_loss = min(best_loss, epoch_loss)
+            if (
+                batch_normalised
+                and cause is not None
+                and use_validation
+                and cause.startswith(f"the {what} fell")
+            ):
+                cause = None  # running statistics: early stopping decides
             improved = cause is None and value > best_value
             if on_epoch is not None:
                 on_epoch(
