@@ -610,13 +610,16 @@ def test_help_lists_required_options_apart_and_shows_defaults(command):
 
 
 def test_fit_help_shows_the_estimators_defaults():
-    from sklearn_lgf import LGFDensity
+    from sklearn_lgf import LGFDensity, MAFDensity
 
     text = " ".join(_subparsers()["fit"].format_help().split())
     defaults = LGFDensity().get_params()
     assert f"flow layers (default: {defaults['n_layers']})" in text
     sizes = ",".join(str(v) for v in defaults["hidden_layer_sizes"])
-    assert f"(default: {sizes})" in text
+    maf_sizes = ",".join(
+        str(v) for v in MAFDensity().get_params()["hidden_layer_sizes"]
+    )
+    assert f"(default: {sizes} for lgf, {maf_sizes} for maf)" in text
     assert f"(default: {defaults['n_importance_samples']})" in text
     assert f"(default: {defaults['learning_rate_init']})" in text
 

@@ -20,7 +20,9 @@ from sklearn_lgf.nn import build_flow
 # default: a restored value cannot be mistaken for either.
 CALLER_THREADS = 3
 TINY = dict(n_layers=2, hidden_layer_sizes=(8,), max_iter=2, device="cpu")
-LGF_TINY = dict(pq_hidden_layer_sizes=(8,), n_importance_samples=4)
+LGF_TINY = dict(
+    pq_hidden_layer_sizes=(8,), st_hidden_layer_sizes=(8,), n_importance_samples=4
+)
 
 
 def data(n=120, seed=0):
