@@ -96,7 +96,13 @@ def main() -> None:
         "# Training an LGF: ELBO draws and the path gradient (two uniforms)",
         "",
         f"Command: `python benchmarks/lgf_training.py --seeds "
-        f"{' '.join(map(str, args.seeds))} --max-iter {args.max_iter}`. "
+        f"{' '.join(map(str, args.seeds))} --max-iter {args.max_iter}"
+        + (
+            ""
+            if args.variants == list(VARIANTS)
+            else " --variants " + " ".join(f'"{v}"' for v in args.variants)
+        )
+        + "`. "
         "Figure 1 sizes (sklearn_lgf.presets), 10k/1k/5k points of two uniforms "
         f"(gap 1; truth {TRUTH:.3f}), Adam 1e-3 constant, batch 1000, "
         f"{args.max_iter} epochs, best validation epoch kept; LGF test figures "
