@@ -494,8 +494,9 @@ def render(
         "540 test rows",
         f"- our flows: `random_state=0`, `max_iter={max_iter}`, early stopping on "
         "10% of the training rows (otherwise defaults: Adam 1e-3, batch `auto` "
-        "= 113, patience 10); settings chosen on a validation split (20% of the "
-        "train set, `random_state=1`), then refitted on the whole train set; "
+        "= 113, patience 10 for MAF and 20 for LGF); settings chosen on a "
+        "validation split (20% of the train set, `random_state=1`), then "
+        "refitted on the whole train set; "
         "the test set is used once",
         f"- LGFDensity test figure: importance sampling with K = {k_test} "
         f"(candidates compared with K = {VALIDATION_K})",
