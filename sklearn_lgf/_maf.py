@@ -44,6 +44,11 @@ class MAFDensity(BaseFlowDensity):
         longer run that settles closer to the optimum.
     learning_rate_init : float, default=1e-3
         Adam's (initial) learning rate.
+    alpha : float, default=0.0
+        Strength of an L2 penalty on the networks' weight matrices (not the
+        biases), as in scikit-learn's ``MLPClassifier``: each step adds
+        ``alpha * W / batch_size`` to a weight's gradient. The recorded
+        losses leave the penalty out.
     early_stopping : bool, default=True
         Hold out ``validation_fraction`` of the data, stop when its
         log-likelihood has not improved by ``tol`` for ``n_iter_no_change``
@@ -170,6 +175,7 @@ class MAFDensity(BaseFlowDensity):
         batch_size: int | str = "auto",
         learning_rate: str = "constant",
         learning_rate_init: float = 1e-3,
+        alpha: float = 0.0,
         early_stopping: bool = True,
         validation_fraction: float = 0.1,
         n_iter_no_change: int = 10,
@@ -188,6 +194,7 @@ class MAFDensity(BaseFlowDensity):
         self.batch_size = batch_size
         self.learning_rate = learning_rate
         self.learning_rate_init = learning_rate_init
+        self.alpha = alpha
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction
         self.n_iter_no_change = n_iter_no_change

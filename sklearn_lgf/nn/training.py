@@ -62,6 +62,9 @@ class TrainingConfig:
     batch_size: int = 1000
     learning_rate: str = "constant"
     learning_rate_init: float = 1e-3
+    alpha: float = 0.0
+    """L2 penalty on weight matrices: ``alpha * W / batch_size`` is added to
+    their gradients (MLPClassifier's ``alpha``); biases are not penalised."""
     early_stopping: bool = True
     n_iter_no_change: int = 10
     tol: float = 1e-4
@@ -193,9 +196,12 @@ def train(
     that far below the untrained model. A ``KeyboardInterrupt`` is re-raised
     as :class:`TrainingInterrupted` once the best weights are restored.
     """
-    optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate_init)
     n = x_train.shape[0]
     batch_size = min(config.batch_size, n)
+    optimizer = torch.optim.Adam(
+        _parameter_groups(model, config.alpha / batch_size),
+        lr=config.learning_rate_init,
+    )
     margin = explosion_margin(x_train.shape[1])
     use_validation = config.early_stopping and validation is not None
 
@@ -409,3 +415,14 @@ def _divergence_cause(
             )
         return f"the {what} fell to {value:.4g}, from {reference:.4g} untrained"
     return None
+
+
+def _parameter_groups(model: nn.Module, weight_decay: float) -> list[dict[str, Any]]:
+    """Adam's parameter groups: weight matrices with ``weight_decay`` (an L2
+    penalty), everything else (biases, batch-norm scales) without."""
+    matrices = [p for p in model.parameters() if p.dim() >= 2]
+    others = [p for p in model.parameters() if p.dim() < 2]
+    return [
+        {"params": matrices, "weight_decay": weight_decay},
+        {"params": others, "weight_decay": 0.0},
+    ]
