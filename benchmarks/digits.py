@@ -102,6 +102,7 @@ MAF_CANDIDATES: list[dict[str, Any]] = [
     },
     {"n_layers": 5, "hidden_layer_sizes": (64, 64)},
     {"n_layers": 5, "hidden_layer_sizes": (32, 32)},
+    {"n_layers": 5, "hidden_layer_sizes": (256, 256), "alpha": 10.0},
 ]
 _LGF_HEADS = {"pq_hidden_layer_sizes": (128, 128), "st_hidden_layer_sizes": (128, 128)}
 LGF_CANDIDATES: list[dict[str, Any]] = [
@@ -113,6 +114,10 @@ LGF_CANDIDATES: list[dict[str, Any]] = [
      "n_elbo_samples": 4},
     {"n_layers": 5, "hidden_layer_sizes": (16, 16), "u_dim": 8, **_LGF_HEADS,
      "n_elbo_samples": 8},
+    {"n_layers": 5, "hidden_layer_sizes": (32, 32), "u_dim": 4, **_LGF_HEADS,
+     "n_elbo_samples": 4, "alpha": 1.0},  # the defaults with an L2 penalty
+    {"n_layers": 5, "hidden_layer_sizes": (16, 16), "u_dim": 8, **_LGF_HEADS,
+     "n_elbo_samples": 4, "alpha": 1.0},
 ]  # fmt: skip
 # Used without tuning by --quick (the full run's choices on an earlier run).
 QUICK_MAF = MAF_CANDIDATES[4]
@@ -218,7 +223,13 @@ def describe(params: dict[str, Any]) -> str:
             f", u_dim {params['u_dim']}, pq {list(params['pq_hidden_layer_sizes'])}"
             f", st {list(params['st_hidden_layer_sizes'])}"
         )
-    for key in ("n_elbo_samples", "batch_norm", "learning_rate", "learning_rate_init"):
+    for key in (
+        "n_elbo_samples",
+        "batch_norm",
+        "learning_rate",
+        "learning_rate_init",
+        "alpha",
+    ):
         if key in params:
             text += f", {key}={params[key]}"
     return text
