@@ -566,8 +566,18 @@ def _cmd_fit(args: argparse.Namespace) -> int:
     return 0
 
 
+def _for_this_run(model: Any, args: argparse.Namespace) -> Any:
+    """The loaded ``model`` with this command's progress and threads: a bar
+    on standard error for long calls unless ``--quiet``, and ``--threads``
+    as the estimator's own thread policy (which otherwise decides inside)."""
+    model.set_params(verbose=0 if getattr(args, "quiet", False) else 1)
+    if args.threads is not None:
+        model.set_params(n_threads=args.threads)
+    return model
+
+
 def _cmd_score(args: argparse.Namespace) -> int:
-    model = _load(args.model_file, args.device)
+    model = _for_this_run(_load(args.model_file, args.device), args)
     if args.n_importance_samples is not None:
         if "n_importance_samples" not in model.get_params():
             raise CLIError(
@@ -601,7 +611,7 @@ def _cmd_score(args: argparse.Namespace) -> int:
 
 
 def _cmd_sample(args: argparse.Namespace) -> int:
-    model = _load(args.model_file, args.device)
+    model = _for_this_run(_load(args.model_file, args.device), args)
     if args.output is not None:
         _check_writable(args.output)
     with _reported_warnings():
@@ -1025,6 +1035,9 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="D",
         help="cpu, cuda, ... (default: the device saved with the model)",
     )
+    score.add_argument(
+        "--quiet", "-q", action="store_true", help="no progress bar on long runs"
+    )
     _add_threads(score, None)
     score.set_defaults(handler=_cmd_score)
 
@@ -1060,6 +1073,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--device",
         metavar="D",
         help="cpu, cuda, ... (default: the device saved with the model)",
+    )
+    sample.add_argument(
+        "--quiet", "-q", action="store_true", help="no progress bar on long runs"
     )
     _add_threads(sample, None)
     sample.set_defaults(handler=_cmd_sample)

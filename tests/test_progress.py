@@ -75,3 +75,27 @@ def test_sampling_shows_a_bar(capsys, no_delay, tiny_budget):
     capsys.readouterr()
     np.testing.assert_array_equal(est.sample(100, random_state=0), quiet)
     assert "MAFDensity sample" in capsys.readouterr().err
+
+
+def test_cli_score_and_sample_show_a_bar_unless_quiet(
+    tmp_path, capsys, no_delay, tiny_budget
+):
+    from sklearn_lgf.cli import main
+    from sklearn_lgf.model_io import save_model
+
+    model = tmp_path / "m.pt"
+    save_model(MAFDensity(**TINY).fit(X), model)
+    data = tmp_path / "x.npy"
+    np.save(data, X)
+    for command in (
+        ["score", str(model), str(data)],
+        ["sample", str(model), "-n", "50"],
+    ):
+        assert main(command) == 0
+        loud = capsys.readouterr()
+        assert "MAFDensity" in loud.err  # the bar's label
+        assert main([*command, "--quiet", "--threads", "1"]) == 0
+        quiet = capsys.readouterr()
+        assert quiet.err == ""
+        if command[0] == "score":
+            assert quiet.out == loud.out  # the bar does not change the values
