@@ -15,7 +15,6 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from .flow import standard_normal_log_prob
 from .indexed import IndexedAffine
 from .lgf import LGF, LGFLayer
 
@@ -81,19 +80,25 @@ def collapse_diagnostics(
     the way, so later layers see the inputs they see when scoring.
     """
     n = x.shape[0]
-    z = x.repeat_interleave(n_draws, dim=0)
-    total = z.new_zeros(z.shape[0])
+    rows = x.repeat_interleave(n_draws, dim=0)
+    # One draw per indexed layer, in layer order: the values a per-layer
+    # draw from ``generator`` gives.
+    noise = torch.stack(
+        [
+            torch.randn(
+                rows.shape[0],
+                model.u_features,
+                generator=generator,
+                device=x.device,
+                dtype=x.dtype,
+            )
+            for _ in range(model.n_indexed)
+        ],
+        dim=1,
+    )
     layers: list[LayerDiagnostics] = []
-    for layer in model.layers:
-        if not isinstance(layer, LGFLayer):
-            z, log_det = layer(z)
-            total = total + log_det
-            continue
-        mean, log_std = layer.posterior.mean_log_std(z)
-        eps = torch.randn(
-            mean.shape, generator=generator, device=mean.device, dtype=mean.dtype
-        )
-        u = mean + log_std.exp() * eps
+
+    def observe(layer: LGFLayer, mean: Tensor, log_std: Tensor, u: Tensor) -> None:
         shift_spread = log_scale_spread = math.nan
         if isinstance(layer.bijection, IndexedAffine):
             log_scale, shift = layer.bijection._log_scale_shift(u)
@@ -108,10 +113,8 @@ def collapse_diagnostics(
                 posterior_std=float(log_std.exp().mean()),
             )
         )
-        posterior_log_prob = layer.posterior.log_prob(u, z)
-        z, log_det = layer.bijection(z, u)
-        total = total + log_det + layer.prior.log_prob(u, z) - posterior_log_prob
-    log_w = (total + standard_normal_log_prob(z)).view(n, n_draws)
+
+    log_w = model.log_weights(rows, noise, on_layer=observe).view(n, n_draws)
     importance = torch.logsumexp(log_w, dim=1) - math.log(n_draws)
     return CollapseDiagnostics(
         layers=layers,

@@ -10,7 +10,7 @@ the importance-sampling estimate of ``log p(x)``.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 from torch import Tensor, nn
@@ -52,7 +52,11 @@ class LGF(nn.Module):
         self.n_indexed = sum(isinstance(layer, LGFLayer) for layer in layers)
 
     def log_weights(
-        self, x: Tensor, noise: Tensor, path_gradient: bool = False
+        self,
+        x: Tensor,
+        noise: Tensor,
+        path_gradient: bool = False,
+        on_layer: Callable[[LGFLayer, Tensor, Tensor, Tensor], None] | None = None,
     ) -> Tensor:
         """``log p(x, u) - log q(u | x)`` per row, ``u`` reparametrised by ``noise``.
 
@@ -61,6 +65,8 @@ class LGF(nn.Module):
         parameters detached (Roeder et al. 2017, "sticking the landing"): the
         value is unchanged, and the gradient drops the score term of ``q``,
         whose expectation is zero, so it is unbiased with a lower variance.
+        ``on_layer(layer, mean, log_std, u)`` is called at each indexed layer
+        with ``q``'s parameters and the drawn ``u`` (for diagnostics).
         """
         z = x
         total = x.new_zeros(x.shape[0])
@@ -74,6 +80,8 @@ class LGF(nn.Module):
             index += 1
             mean, log_std = layer.posterior.mean_log_std(z)
             u = mean + log_std.exp() * eps
+            if on_layer is not None:
+                on_layer(layer, mean, log_std, u)
             if path_gradient:
                 mean, log_std = mean.detach(), log_std.detach()
                 posterior_log_prob = gaussian_log_prob_of_noise(
