@@ -799,6 +799,10 @@ def _target(text: str) -> str:
     return text
 
 
+def _add_quiet(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--quiet", "-q", action="store_true", help="no progress bars")
+
+
 def _add_threads(parser: argparse.ArgumentParser, default: int | None) -> None:
     shown = "torch's choice" if default is None else str(default)
     parser.add_argument(
@@ -915,7 +919,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="plot grid points per axis (default: %(default)s)",
     )
-    demo.add_argument("--quiet", "-q", action="store_true", help="no progress")
+    _add_quiet(demo)
     _add_threads(demo, DEMO_THREADS)
     demo.set_defaults(handler=_cmd_demo)
 
@@ -1002,7 +1006,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="auto (CUDA when available, else the CPU), cpu, cuda, cuda:1, ... "
         f"(default: {_estimator_default('device')})",
     )
-    fit.add_argument("--quiet", "-q", action="store_true", help="no progress")
+    _add_quiet(fit)
     _add_threads(fit, None)
     fit.set_defaults(handler=_cmd_fit)
 
@@ -1035,9 +1039,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="D",
         help="cpu, cuda, ... (default: the device saved with the model)",
     )
-    score.add_argument(
-        "--quiet", "-q", action="store_true", help="no progress bar on long runs"
-    )
+    _add_quiet(score)
     _add_threads(score, None)
     score.set_defaults(handler=_cmd_score)
 
@@ -1074,9 +1076,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="D",
         help="cpu, cuda, ... (default: the device saved with the model)",
     )
-    sample.add_argument(
-        "--quiet", "-q", action="store_true", help="no progress bar on long runs"
-    )
+    _add_quiet(sample)
     _add_threads(sample, None)
     sample.set_defaults(handler=_cmd_sample)
     return parser
