@@ -2,8 +2,9 @@
 
 ``tests/data/format1_*.pt`` were written by ``tests/data/make_format1_files.py``
 with the package as of commit 0414454 (format version 1); the expected
-scores, ELBOs and samples were computed by that code from the same models. Compared to float32 rounding rather than
-bit for bit, because the test may run on another CPU than the one that computed them.
+scores, ELBOs and samples were computed by that code from the same models.
+Compared to float32 rounding rather than bit for bit, because the test may
+run on another CPU than the one that computed them.
 """
 
 from pathlib import Path

@@ -1,8 +1,12 @@
 """Writes tests/data/format1_*.pt: run from the repository root with the
 package as of commit 0414454 (model file format 1)."""
 
-import warnings, numpy as np, torch
+import warnings
+
+import numpy as np
+import torch
 from sklearn.exceptions import ConvergenceWarning
+
 from sklearn_lgf import LGFDensity, MAFDensity
 from sklearn_lgf.model_io import save_model
 
