@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
-from .model_io import atomic_writer
+from ._files import atomic_writer
 
 __all__ = ["plot_densities", "require_matplotlib"]
 

@@ -294,7 +294,7 @@ def _check_writable(path: str) -> None:
 
 
 def _write_text(path: str | None, text: str) -> None:
-    from .model_io import atomic_writer
+    from ._files import atomic_writer
 
     if path is None:
         sys.stdout.write(text)

@@ -34,14 +34,10 @@ The file holds, under the keys below:
 
 from __future__ import annotations
 
-import contextlib
 import os
-import secrets
 import warnings
 import zipfile
-from collections.abc import Iterator
 from numbers import Integral, Real
-from pathlib import Path
 from typing import IO, Any
 
 import numpy as np
@@ -49,6 +45,7 @@ import torch
 from sklearn.utils.validation import check_is_fitted
 
 from ._base import BaseFlowDensity
+from ._files import PathLike, atomic_writer
 from ._lgf import LGFDensity
 from ._maf import MAFDensity
 
@@ -66,8 +63,6 @@ _CLASSES: dict[str, type[BaseFlowDensity]] = {
     "LGFDensity": LGFDensity,
 }
 
-PathLike = str | os.PathLike[str]
-
 # torch.save writes zip archives; anything else (a bare pickle, a CSV, ...)
 # is refused before it reaches even the restricted unpickler.
 _ZIP_MAGIC = b"PK\x03\x04"
@@ -75,35 +70,6 @@ _ZIP_MAGIC = b"PK\x03\x04"
 
 class _NotAModelFile(Exception):
     """Internal: the payload is not what :func:`save_model` writes."""
-
-
-# ---------------------------------------------------------------------------
-# atomic writing (also used by the command-line tool)
-# ---------------------------------------------------------------------------
-
-
-@contextlib.contextmanager
-def atomic_writer(path: PathLike, mode: str = "wb", **kwargs: Any) -> Iterator[IO]:
-    """Open a temporary file next to ``path``; it replaces ``path`` on success.
-
-    The temporary file lives in the same directory (so :func:`os.replace` is
-    atomic) and is removed if the ``with`` block raises, so ``path`` is either
-    untouched or completely written. It is created with the usual permissions
-    (``0o666`` less the umask).
-    """
-    path = Path(path)
-    temporary = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
-    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-    try:
-        with os.fdopen(descriptor, mode, **kwargs) as handle:
-            yield handle
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temporary)
-        raise
 
 
 # ---------------------------------------------------------------------------
