@@ -1,6 +1,10 @@
 """What MAFDensity and LGFDensity share: validation, standardisation, seeding,
-device handling, threads, progress, the call into the training loop, scoring
-and sampling."""
+device handling, threads, progress, the call into the training loop, scoring,
+sampling and the fitted state that model files store.
+
+No tensor maths here: the engine model (:class:`sklearn_lgf.nn.DensityModel`)
+computes, :mod:`sklearn_lgf.nn.evaluation` chunks; an estimator only converts
+``X`` and the results."""
 
 from __future__ import annotations
 
@@ -8,8 +12,8 @@ import contextlib
 import copy
 import math
 import warnings
-from abc import abstractmethod
-from collections.abc import Callable, Iterator
+from abc import ABCMeta, abstractmethod
+from collections.abc import Callable
 from numbers import Integral, Real
 from typing import Any
 
@@ -23,6 +27,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._progress import FitProgress, rows_bar
 from ._threads import resolve_threads, torch_threads
+from .nn import DensityModel, MonteCarlo, evaluation
 from .nn.training import (
     TrainingConfig,
     TrainingDiverged,
@@ -83,19 +88,23 @@ def draw_seeds(random_state: Any, n: int) -> list[int]:
     return [int(s) for s in seeds]
 
 
-def check_layer_sizes(name: str, sizes: Any) -> tuple[int, ...]:
-    """A non-empty tuple of positive ints, or a ValueError naming ``name``."""
+def layer_sizes(sizes: Any) -> tuple[int, ...]:
+    """Hidden layer sizes as a tuple (one int means one hidden layer)."""
     try:
-        values = tuple(sizes)
+        return tuple(sizes)
     except TypeError:
-        values = (sizes,)
+        return (sizes,)
+
+
+def check_layer_sizes(name: str, sizes: Any) -> None:
+    """A ValueError naming ``name`` unless ``sizes`` are positive ints."""
+    values = layer_sizes(sizes)
     if not values or not all(
         isinstance(v, Integral) and not isinstance(v, bool) and v > 0 for v in values
     ):
         raise ValueError(
             f"{name} must be a non-empty sequence of positive ints, got {sizes!r}"
         )
-    return tuple(int(v) for v in values)
 
 
 def _spread(deviation: np.ndarray) -> float:
@@ -182,11 +191,13 @@ def robust_location_scale(
     return location, scale, constant
 
 
-class BaseFlowDensity(DensityMixin, BaseEstimator):
+class BaseFlowDensity(DensityMixin, BaseEstimator, metaclass=ABCMeta):
     """Base class of the flow density estimators. Not for direct use.
 
-    Subclasses build the torch model and say how a batch of standardised rows
-    is scored; everything else (the scikit-learn contract) lives here.
+    A subclass declares its parameters, checks what constraints cannot
+    express, builds its engine model and says how that model estimates what
+    it cannot compute (:meth:`_monte_carlo`); the scikit-learn contract lives
+    here.
     """
 
     _parameter_constraints: dict = {
@@ -220,42 +231,41 @@ class BaseFlowDensity(DensityMixin, BaseEstimator):
         "verbose": ["verbose"],
     }
 
-    # Rows evaluated together when scoring are a fixed number, so that a
-    # row's result does not depend on the batch; padding makes one row cost a
-    # whole chunk. On the CPU the chunk holds about this many parameter-rows
-    # (small models get large chunks, large models small ones), within bounds.
-    _score_chunk_budget = 2**28
-    _score_chunk_bounds = {"cpu": (1024, 8192), "cuda": (8192, 8192)}
-    # Rows drawn together when sampling (no batch-independence needed).
-    _sample_chunk_rows = {"cpu": 8192, "cuda": 262144}
     # Work from which n_threads="auto" uses the threads it may (None:
     # sklearn_lgf._threads.AUTO_MIN_WORK).
     _auto_min_work: int | None = None
 
+    # ----------------------------------------------------- subclass hooks
     @abstractmethod
-    def _build_model(self, n_features: int) -> torch.nn.Module:
-        """A fresh, untrained torch model for standardised data."""
+    def _build_model(self, n_features: int) -> DensityModel:
+        """A fresh, untrained engine model for standardised data (the
+        parameters have been checked)."""
 
-    @abstractmethod
-    def _log_prob(self, x: torch.Tensor, purpose: str) -> torch.Tensor:
-        """Log-density of standardised rows; ``purpose`` is "score" or "validation"."""
+    def _check_params(self) -> None:
+        """Check what the parameter constraints cannot express (once per fit)."""
+        check_layer_sizes("hidden_layer_sizes", self.hidden_layer_sizes)
 
-    def _loss_kwargs(self) -> dict[str, Any]:
-        return {}
+    def _monte_carlo(self) -> MonteCarlo:
+        """How the model estimates what it cannot compute (exact: unused)."""
+        return MonteCarlo(seed=self._noise_seed)
 
-    def _score_layout(self, purpose: str) -> tuple[int, int]:
-        """Rows scored together in one fixed-shape chunk, and the rows of the
-        model's input in one pass over such a chunk (more for LGF, which
-        repeats each row for its importance samples)."""
-        rows = self._chunk_rows()
-        return rows, rows
-
-    # -------------------------------------------------------------- threads
+    # -------------------------------------------------------------- model
     def _threads(self, rows: int) -> contextlib.AbstractContextManager[None]:
         """Torch's intra-op threads for a computation on ``rows`` rows at once."""
         return torch_threads(
             resolve_threads(self.n_threads, self.model_, rows, self._auto_min_work)
         )
+
+    def _model(self) -> DensityModel:
+        """The fitted model on the estimator's device, set up with the current
+        parameters (they may have changed since fit, e.g. through
+        ``set_params(n_importance_samples=...)``)."""
+        device = resolve_device(self.device)
+        if getattr(self, "_device", None) != device:
+            self.model_.to(device)
+            self._device = device
+        self.model_.monte_carlo = self._monte_carlo()
+        return self.model_
 
     # ------------------------------------------------------------------ fit
     @_fit_context(prefer_skip_nested_validation=True)
@@ -275,60 +285,88 @@ class BaseFlowDensity(DensityMixin, BaseEstimator):
         self : object
             The fitted estimator.
         """
-        check_layer_sizes("hidden_layer_sizes", self.hidden_layer_sizes)
-        self._check_extra_params()
-        device = resolve_device(self.device)
+        self._check_params()
+        resolve_device(self.device)
         warm = self.warm_start and hasattr(self, "model_")
         X = validate_data(self, X, dtype=np.float64, reset=not warm)
-        n_samples, n_features = X.shape
-        if n_samples < 2:
+        if X.shape[0] < 2:
             raise ValueError(
-                f"Found n_samples={n_samples}; {type(self).__name__} needs at least "
-                "2 samples to fit."
+                f"Found n_samples={X.shape[0]}; {type(self).__name__} needs at "
+                "least 2 samples to fit."
             )
         init_seed, split_seed, shuffle_seed, noise_seed = draw_seeds(
             self.random_state, 4
         )
-
         if not warm:
-            location, scale, constant = robust_location_scale(X)
-            if constant.any():
-                warnings.warn(
-                    f"Features {np.flatnonzero(constant).tolist()} are constant in the "
-                    "training data; the fitted density is degenerate along them.",
-                    UserWarning,
-                    stacklevel=3,
-                )
-            with torch.random.fork_rng(devices=[]):
-                torch.manual_seed(init_seed)
-                model = self._build_model(n_features)
-            self.location_, self.scale_, self.model_ = location, scale, model
-            self._noise_seed = noise_seed
-            self.loss_curve_: list[float] = []
-            self.validation_scores_: list[float] = []
-            self.best_validation_score_: float | None = None
-            self.n_iter_ = 0
-        self.model_.to(device)
-        self._device = device
-
+            self._initialise(X, init_seed, noise_seed)
+        model = self._model()
         Z = self._drop_extreme_rows(self._float32_rows(X, self._standardise(X)), X)
+        train_rows, valid_rows = self._split(Z, split_seed, self._device)
+        result = self._train(
+            model, train_rows, valid_rows, (shuffle_seed, noise_seed), warm
+        )
+        self._record(result)
+        self._warn_about(result)
+        if not result.converged and result.divergence is None:
+            warnings.warn(
+                f"{type(self).__name__} reached max_iter={self.max_iter} epochs before "
+                "the stopping criterion was met; consider increasing max_iter.",
+                ConvergenceWarning,
+                stacklevel=3,
+            )
+        return self
+
+    def _initialise(self, X: np.ndarray, init_seed: int, noise_seed: int) -> None:
+        """Standardisation, a fresh model and an empty history for a new fit."""
+        location, scale, constant = robust_location_scale(X)
+        if constant.any():
+            warnings.warn(
+                f"Features {np.flatnonzero(constant).tolist()} are constant in the "
+                "training data; the fitted density is degenerate along them.",
+                UserWarning,
+                stacklevel=4,
+            )
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(init_seed)
+            model = self._build_model(X.shape[1])
+        self.location_, self.scale_, self.model_ = location, scale, model
+        self.__dict__.pop("_device", None)  # the new model is on the CPU
+        self._noise_seed = noise_seed
+        self.loss_curve_: list[float] = []
+        self.validation_scores_: list[float] = []
+        self.best_validation_score_: float | None = None
+        self.n_iter_ = 0
+        self.converged_ = False
+
+    def _split(
+        self, Z: np.ndarray, seed: int, device: torch.device
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Training and validation rows (none without early stopping)."""
         n_samples = len(Z)
         val_rows = 0
         if self.early_stopping:
             val_rows = max(1, int(math.ceil(self.validation_fraction * n_samples)))
             if val_rows >= n_samples:
                 val_rows = n_samples - 1
-        order = np.random.RandomState(split_seed).permutation(n_samples)
-        train_rows = torch.as_tensor(
-            Z[order[val_rows:]], dtype=torch.float32, device=device
-        )
-        valid_rows = torch.as_tensor(
-            Z[order[:val_rows]], dtype=torch.float32, device=device
+        order = np.random.RandomState(seed).permutation(n_samples)
+        return (
+            torch.as_tensor(Z[order[val_rows:]], dtype=torch.float32, device=device),
+            torch.as_tensor(Z[order[:val_rows]], dtype=torch.float32, device=device),
         )
 
-        def validation() -> float:
-            return float(self._log_prob(valid_rows, "validation").mean())
-
+    def _train(
+        self,
+        model: DensityModel,
+        train_rows: torch.Tensor,
+        valid_rows: torch.Tensor,
+        seeds: tuple[int, int],
+        warm: bool,
+    ) -> TrainingResult:
+        """Run the training loop with the estimator's settings, threads and
+        progress display; a failed or interrupted run leaves the estimator in
+        a documented state. ``seeds``: the shuffling's and the training
+        draws' (fresh for every fit, warm or not)."""
+        shuffle_seed, noise_seed = seeds
         batch_size = self._batch_size(len(train_rows))
         config = TrainingConfig(
             max_iter=self.max_iter,
@@ -339,17 +377,21 @@ class BaseFlowDensity(DensityMixin, BaseEstimator):
             early_stopping=self.early_stopping,
             n_iter_no_change=self.n_iter_no_change,
             tol=self.tol,
-            loss_kwargs=self._loss_kwargs(),
             warm_start=warm,
         )
+
+        def validation() -> float:
+            return float(evaluation.validation_log_prob(model, valid_rows).mean())
+
+        device = train_rows.device
         progress = FitProgress(type(self).__name__, self.max_iter, int(self.verbose))
         try:
             with progress, self._threads(min(batch_size, len(train_rows))):
-                result = train(
-                    self.model_,
+                return train(
+                    model,
                     train_rows,
                     config,
-                    validation=validation if val_rows else None,
+                    validation=validation if len(valid_rows) else None,
                     shuffle_generator=torch.Generator().manual_seed(shuffle_seed),
                     noise_generator=torch.Generator(device=device).manual_seed(
                         noise_seed
@@ -370,16 +412,6 @@ class BaseFlowDensity(DensityMixin, BaseEstimator):
                 f"{type(self).__name__} could not be fitted: {error}. "
                 f"{self._learning_rate_remedy()}"
             ) from None
-        self._record(result)
-        self._warn_about(result)
-        if not result.converged and result.divergence is None:
-            warnings.warn(
-                f"{type(self).__name__} reached max_iter={self.max_iter} epochs before "
-                "the stopping criterion was met; consider increasing max_iter.",
-                ConvergenceWarning,
-                stacklevel=3,
-            )
-        return self
 
     def _record(self, result: TrainingResult) -> None:
         """Add one training run to the fitted history."""
@@ -387,6 +419,7 @@ class BaseFlowDensity(DensityMixin, BaseEstimator):
         self.validation_scores_ = self.validation_scores_ + result.validation_scores
         self.best_validation_score_ = result.best_validation_score
         self.n_iter_ += len(result.loss_curve)
+        self.converged_ = bool(result.converged)
 
     def _learning_rate_remedy(self) -> str:
         rate = self.learning_rate_init
@@ -462,9 +495,6 @@ class BaseFlowDensity(DensityMixin, BaseEstimator):
             return min(1000, max(32, n_train // 10))
         return int(self.batch_size)
 
-    def _check_extra_params(self) -> None:
-        """Subclasses check parameters that constraints cannot express."""
-
     # ----------------------------------------------------------- transforms
     def _standardise(self, X: np.ndarray) -> np.ndarray:
         with np.errstate(over="ignore", invalid="ignore"):
@@ -496,50 +526,38 @@ class BaseFlowDensity(DensityMixin, BaseEstimator):
         """``log p_X(x) = log p_Z(z) + this``, for ``z`` the standardised ``x``."""
         return float(-np.log(self.scale_).sum())
 
-    def _model_device(self) -> torch.device:
-        """The device for computation; moves the model there if needed."""
-        device = resolve_device(self.device)
-        if getattr(self, "_device", None) != device:
-            self.model_.to(device)
-            self._device = device
-        return device
-
-    def _chunk_rows(self) -> int:
-        """Rows per scoring chunk: a power of two fixed by the model and device."""
-        low, high = self._score_chunk_bounds.get(
-            self._model_device().type, (1024, 8192)
-        )
-        n_parameters = sum(p.numel() for p in self.model_.parameters())
-        wanted = self._score_chunk_budget // max(1, n_parameters)
-        return int(np.clip(1 << max(0, wanted.bit_length() - 1), low, high))
-
     def _model_input(self, X: Any) -> torch.Tensor:
         """Validated, standardised ``X`` as a float32 tensor on the model's device."""
         check_is_fitted(self, "model_")
         X = validate_data(self, X, dtype=np.float64, reset=False)
         Z = self._float32_rows(X, self._standardise(X)).astype(np.float32)
-        return torch.from_numpy(Z).to(self._model_device())
+        return torch.from_numpy(Z).to(resolve_device(self.device))
 
     def _score_rows(
-        self, X: Any, log_prob: Callable[[torch.Tensor], torch.Tensor], what: str
+        self,
+        X: Any,
+        estimate: Callable[[DensityModel, torch.Tensor], torch.Tensor],
+        what: str,
     ) -> np.ndarray:
-        """``log_prob`` of the standardised rows of ``X``, in the units of ``X``.
+        """``estimate(model, rows)`` (an :mod:`~sklearn_lgf.nn.evaluation`
+        function) of the standardised rows of ``X``, in the units of ``X``.
 
         Runs with the estimator's threads and, with ``verbose``, a progress bar
         advancing by segments of whole scoring chunks (a row's value does not
         depend on how the rows are split: every chunk has the same shape).
         """
         x = self._model_input(X)
-        chunk, pass_rows = self._score_layout("score")
+        model = self._model()
+        chunk, pass_rows = evaluation.scoring_layout(model, x.device)
         with self._threads(pass_rows):
             bar = rows_bar(type(self).__name__, what, len(x), self.verbose)
             if bar is None:
-                return self._to_log_density(log_prob(x))
+                return self._to_log_density(estimate(model, x))
             with bar:
                 segment = chunk * max(1, SCORE_SEGMENT_MODEL_ROWS // pass_rows)
                 parts = []
                 for start in range(0, len(x), segment):
-                    parts.append(log_prob(x[start : start + segment]))
+                    parts.append(estimate(model, x[start : start + segment]))
                     bar.update(len(parts[-1]))
                 return self._to_log_density(torch.cat(parts))
 
@@ -562,9 +580,7 @@ class BaseFlowDensity(DensityMixin, BaseEstimator):
             ``log p(x)`` for each row. A row's value does not depend on the
             other rows passed with it.
         """
-        return self._score_rows(
-            X, lambda x: self._log_prob(x, "score"), "score_samples"
-        )
+        return self._score_rows(X, evaluation.log_prob, "score_samples")
 
     def score(self, X: Any, y: Any = None) -> float:
         """Mean log-likelihood of ``X`` (a Python float; higher is better).
@@ -611,23 +627,91 @@ class BaseFlowDensity(DensityMixin, BaseEstimator):
         ):
             raise ValueError(f"n_samples must be a positive int, got {n_samples!r}")
         (seed,) = draw_seeds(random_state, 1)
-        device = self._model_device()
-        generator = torch.Generator(device=device).manual_seed(seed)
+        model = self._model()
+        generator = torch.Generator(device=self._device).manual_seed(seed)
         n = int(n_samples)
         Z = np.empty((n, self.n_features_in_))
-        chunk = self._sample_chunk_rows.get(device.type, 8192)
-        with (
-            self._threads(min(chunk, n)),
-            _maybe(rows_bar(type(self).__name__, "sample", n, self.verbose)) as bar,
-        ):
-            for start in range(0, n, chunk):
-                rows = min(chunk, n - start)
-                Z[start : start + rows] = (
-                    self.model_.sample(rows, generator).cpu().numpy()
-                )
+        rows = min(evaluation.sample_chunk_rows(self._device), n)
+        bar = rows_bar(type(self).__name__, "sample", n, self.verbose)
+        with self._threads(rows), bar if bar is not None else contextlib.nullcontext():
+            start = 0
+            for chunk in evaluation.sample_chunks(model, n, generator):
+                Z[start : start + len(chunk)] = chunk.cpu().numpy()
+                start += len(chunk)
                 if bar is not None:
-                    bar.update(rows)
+                    bar.update(len(chunk))
         return Z * self.scale_ + self.location_
+
+    # --------------------------------------------------------- fitted state
+    def _get_fitted_state(self) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
+        """What ``fit`` left on the estimator, as plain data and tensors: the
+        fitted attributes and the model's weights (on the CPU). Model files
+        store exactly this (see :mod:`sklearn_lgf.model_io`)."""
+        check_is_fitted(self, "model_")
+        fitted: dict[str, Any] = {
+            "location_": torch.tensor(np.asarray(self.location_, dtype=np.float64)),
+            "scale_": torch.tensor(np.asarray(self.scale_, dtype=np.float64)),
+            "n_features_in_": int(self.n_features_in_),
+            "n_iter_": int(self.n_iter_),
+            "loss_curve_": [float(v) for v in self.loss_curve_],
+            "validation_scores_": [float(v) for v in self.validation_scores_],
+            "best_validation_score_": _optional_float(self.best_validation_score_),
+            "converged_": bool(getattr(self, "converged_", False)),
+            "noise_seed": int(self._noise_seed),
+        }
+        if hasattr(self, "feature_names_in_"):
+            fitted["feature_names_in_"] = [str(n) for n in self.feature_names_in_]
+        weights = {
+            name: tensor.detach().cpu()
+            for name, tensor in self.model_.state_dict().items()
+        }
+        return fitted, weights
+
+    def _set_fitted_state(
+        self, fitted: dict[str, Any], weights: dict[str, torch.Tensor]
+    ) -> None:
+        """Restore what :meth:`_get_fitted_state` gave, checking every value;
+        a ValueError names the first bad one. The model is rebuilt from the
+        parameters, gets ``weights`` (keys and shapes must match exactly) and
+        is left in evaluation mode on the CPU; the global torch random state
+        is unchanged. ``converged_`` is ``None`` for files that predate it."""
+        self._validate_params()
+        self._check_params()
+        n_features = _expect_int(fitted, "n_features_in_")
+        location = _expect_vector(fitted, "location_", n_features)
+        scale = _expect_vector(fitted, "scale_", n_features)
+        names = fitted.get("feature_names_in_")
+        if names is not None and (
+            not isinstance(names, list)
+            or len(names) != n_features
+            or not all(isinstance(n, str) for n in names)
+        ):
+            raise ValueError("bad feature_names_in_")
+        best = fitted.get("best_validation_score_")
+        if best is not None and not isinstance(best, float):
+            raise ValueError("bad best_validation_score_")
+        converged = fitted.get("converged_")
+        if converged is not None and not isinstance(converged, bool):
+            raise ValueError("bad converged_")
+        n_iter = _expect_int(fitted, "n_iter_")
+        loss_curve = _expect_floats(fitted, "loss_curve_")
+        validation_scores = _expect_floats(fitted, "validation_scores_")
+        noise_seed = _expect_int(fitted, "noise_seed")
+        with torch.random.fork_rng(devices=[]):
+            model = self._build_model(n_features)
+        model.load_state_dict(weights, strict=True)
+        model.eval()
+        self.model_ = model
+        self.location_, self.scale_ = location, scale
+        self.n_features_in_ = n_features
+        if names is not None:
+            self.feature_names_in_ = np.asarray(names, dtype=object)
+        self.n_iter_ = n_iter
+        self.loss_curve_ = loss_curve
+        self.validation_scores_ = validation_scores
+        self.best_validation_score_ = best
+        self.converged_ = converged
+        self._noise_seed = noise_seed
 
     # ------------------------------------------------------------- pickling
     def __getstate__(self) -> dict[str, Any]:
@@ -652,6 +736,7 @@ _FITTED_ATTRIBUTES = (
     "loss_curve_",
     "validation_scores_",
     "best_validation_score_",
+    "converged_",
     "n_features_in_",
     "feature_names_in_",
     "_noise_seed",
@@ -659,11 +744,30 @@ _FITTED_ATTRIBUTES = (
 )
 
 
-@contextlib.contextmanager
-def _maybe(bar: Any) -> Iterator[Any]:
-    """``with`` for an optional progress bar."""
-    if bar is None:
-        yield None
-        return
-    with bar:
-        yield bar
+def _optional_float(value: Any) -> float | None:
+    return None if value is None else float(value)
+
+
+def _expect_int(fitted: dict[str, Any], key: str) -> int:
+    value = fitted.get(key)
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise ValueError(f"bad {key}")
+    return value
+
+
+def _expect_vector(fitted: dict[str, Any], key: str, n_features: int) -> np.ndarray:
+    value = fitted.get(key)
+    if (
+        not isinstance(value, torch.Tensor)
+        or value.dtype != torch.float64
+        or tuple(value.shape) != (n_features,)
+    ):
+        raise ValueError(f"bad {key}")
+    return np.array(value.numpy(), dtype=np.float64)
+
+
+def _expect_floats(fitted: dict[str, Any], key: str) -> list[float]:
+    value = fitted.get(key)
+    if not isinstance(value, list) or not all(isinstance(v, float) for v in value):
+        raise ValueError(f"bad {key}")
+    return list(value)

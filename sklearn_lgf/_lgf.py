@@ -9,17 +9,15 @@ import numpy as np
 import torch
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from ._base import BaseFlowDensity, check_layer_sizes, draw_seeds
+from ._base import BaseFlowDensity, check_layer_sizes, draw_seeds, layer_sizes
 from .nn import (
     CollapseDiagnostics,
+    DensityModel,
+    MonteCarlo,
     build_lgf,
     collapse_diagnostics,
-    lgf_log_prob,
-    lgf_log_prob_independent_draws,
+    evaluation,
 )
-
-# Rows x importance samples held in memory at once while scoring.
-ROW_SAMPLE_BUDGET = {"cpu": 8192, "cuda": 131072}
 
 
 class LGFDensity(BaseFlowDensity):
@@ -293,26 +291,21 @@ class LGFDensity(BaseFlowDensity):
         self.random_state = random_state
         self.verbose = verbose
 
-    def _check_extra_params(self) -> None:
+    def _check_params(self) -> None:
+        super()._check_params()
         check_layer_sizes("pq_hidden_layer_sizes", self.pq_hidden_layer_sizes)
         check_layer_sizes("st_hidden_layer_sizes", self.st_hidden_layer_sizes)
 
-    def _build_model(self, n_features: int) -> torch.nn.Module:
+    def _build_model(self, n_features: int) -> DensityModel:
         return build_lgf(
             n_features,
             self.n_layers,
-            check_layer_sizes("hidden_layer_sizes", self.hidden_layer_sizes),
+            layer_sizes(self.hidden_layer_sizes),
             base=self.base,
-            u_features=self.u_dim,
-            prior_hidden_sizes=check_layer_sizes(
-                "pq_hidden_layer_sizes", self.pq_hidden_layer_sizes
-            ),
-            posterior_hidden_sizes=check_layer_sizes(
-                "pq_hidden_layer_sizes", self.pq_hidden_layer_sizes
-            ),
-            scale_shift_hidden_sizes=None
-            if self.indexing == "conditioner"
-            else check_layer_sizes("st_hidden_layer_sizes", self.st_hidden_layer_sizes),
+            u_dim=self.u_dim,
+            pq_hidden_layer_sizes=layer_sizes(self.pq_hidden_layer_sizes),
+            st_hidden_layer_sizes=layer_sizes(self.st_hidden_layer_sizes),
+            indexing=self.indexing,
             batch_norm=self.batch_norm,
         )
 
@@ -322,50 +315,14 @@ class LGFDensity(BaseFlowDensity):
     # attribute, not a parameter, so that the benchmark can compare both.
     _path_gradient = True
 
-    def _loss_kwargs(self) -> dict[str, Any]:
-        return {"n_draws": self.n_elbo_samples, "path_gradient": self._path_gradient}
-
-    def _noise_bank(self, k: int, device: torch.device) -> torch.Tensor:
-        """The fixed standard-normal draws for scoring; same on every call."""
-        generator = torch.Generator().manual_seed(self._noise_seed)
-        model = self.model_
-        bank = torch.randn(k, model.n_indexed, model.u_features, generator=generator)
-        return bank.to(device)
-
-    def _estimate(self, x: torch.Tensor, purpose: str, estimate: str) -> torch.Tensor:
-        device = x.device
-        if purpose == "validation":
-            # Draws of its own per row: with one shared bank the whole
-            # validation mean moves with the luck of K draws, and early
-            # stopping would select that luck.
-            return lgf_log_prob_independent_draws(
-                self.model_,
-                x,
-                self.n_validation_samples,
-                self._noise_seed + 1,
-                ROW_SAMPLE_BUDGET.get(device.type, 8192),
-            )
-        return lgf_log_prob(
-            self.model_,
-            x,
-            self._noise_bank(self.n_importance_samples, device),
-            ROW_SAMPLE_BUDGET.get(device.type, 8192),
-            estimate,
+    def _monte_carlo(self) -> MonteCarlo:
+        return MonteCarlo(
+            training_draws=self.n_elbo_samples,
+            path_gradient=self._path_gradient,
+            importance_samples=self.n_importance_samples,
+            validation_samples=self.n_validation_samples,
+            seed=self._noise_seed,
         )
-
-    def _log_prob(self, x: torch.Tensor, purpose: str) -> torch.Tensor:
-        return self._estimate(x, purpose, "importance")
-
-    def _score_layout(self, purpose: str) -> tuple[int, int]:
-        # lgf_log_prob's chunks: rows x importance samples within the budget.
-        k = (
-            self.n_validation_samples
-            if purpose == "validation"
-            else self.n_importance_samples
-        )
-        budget = ROW_SAMPLE_BUDGET.get(self._model_device().type, 8192)
-        rows = max(1, budget // k)
-        return rows, rows * min(k, budget)
 
     def elbo(self, X: Any) -> np.ndarray:
         """Per-row evidence lower bound, in the units of ``X``.
@@ -384,7 +341,7 @@ class LGFDensity(BaseFlowDensity):
         elbo : ndarray of shape (n_samples,), dtype float64
             The bound for each row.
         """
-        return self._score_rows(X, lambda x: self._estimate(x, "score", "elbo"), "elbo")
+        return self._score_rows(X, evaluation.elbo, "elbo")
 
     def collapse_diagnostics(
         self, X: Any, n_draws: int = 64, random_state: Any = 0
@@ -422,5 +379,6 @@ class LGFDensity(BaseFlowDensity):
         x = self._model_input(X)
         (seed,) = draw_seeds(random_state, 1)
         generator = torch.Generator(device=x.device).manual_seed(seed)
+        model = self._model()
         with self._threads(len(x) * int(n_draws)):
-            return collapse_diagnostics(self.model_, x, int(n_draws), generator)
+            return collapse_diagnostics(model, x, int(n_draws), generator)

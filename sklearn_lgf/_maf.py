@@ -6,8 +6,8 @@ from typing import Any
 
 import torch
 
-from ._base import BaseFlowDensity, check_layer_sizes
-from .nn import build_flow, map_fixed_chunks
+from ._base import BaseFlowDensity, layer_sizes
+from .nn import DensityModel, build_flow
 
 
 class MAFDensity(BaseFlowDensity):
@@ -205,14 +205,11 @@ class MAFDensity(BaseFlowDensity):
         self.random_state = random_state
         self.verbose = verbose
 
-    def _build_model(self, n_features: int) -> torch.nn.Module:
+    def _build_model(self, n_features: int) -> DensityModel:
         return build_flow(
             n_features,
             self.n_layers,
-            check_layer_sizes("hidden_layer_sizes", self.hidden_layer_sizes),
+            layer_sizes(self.hidden_layer_sizes),
             base=self.base,
             batch_norm=self.batch_norm,
         )
-
-    def _log_prob(self, x: torch.Tensor, purpose: str) -> torch.Tensor:
-        return map_fixed_chunks(self.model_.log_prob, x, self._chunk_rows())

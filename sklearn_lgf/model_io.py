@@ -26,10 +26,16 @@ The file holds, under the keys below:
     ``location_`` and ``scale_`` (float64 tensors), ``n_features_in_``,
     ``feature_names_in_`` (a list of str, only when the estimator has it),
     ``n_iter_``, ``loss_curve_``, ``validation_scores_``,
-    ``best_validation_score_`` and ``noise_seed`` (the seed of the fixed
-    importance-sampling draws of ``LGFDensity``; stored for both classes).
+    ``best_validation_score_``, ``converged_`` (absent from files written
+    before it existed, which load with ``converged_ = None``) and
+    ``noise_seed`` (the seed of the fixed importance-sampling draws of
+    ``LGFDensity``; stored for both classes).
 ``"state_dict"``
     ``model_.state_dict()`` with every tensor on the CPU.
+
+What the two last keys hold is the estimator's business: it hands them out
+and takes them back through ``_get_fitted_state`` and ``_set_fitted_state``
+(which checks every value), so this module never lists fitted attributes.
 """
 
 from __future__ import annotations
@@ -42,7 +48,6 @@ from typing import IO, Any
 
 import numpy as np
 import torch
-from sklearn.utils.validation import check_is_fitted
 
 from ._base import BaseFlowDensity
 from ._files import PathLike, atomic_writer
@@ -179,21 +184,7 @@ def save_model(estimator: MAFDensity | LGFDensity, path: PathLike) -> None:
             "save_model saves MAFDensity and LGFDensity estimators, got "
             f"{type(estimator).__name__}"
         )
-    check_is_fitted(estimator, "model_")
-    fitted: dict[str, Any] = {
-        "location_": torch.tensor(np.asarray(estimator.location_, dtype=np.float64)),
-        "scale_": torch.tensor(np.asarray(estimator.scale_, dtype=np.float64)),
-        "n_features_in_": int(estimator.n_features_in_),
-        "n_iter_": int(estimator.n_iter_),
-        "loss_curve_": [float(v) for v in estimator.loss_curve_],
-        "validation_scores_": [float(v) for v in estimator.validation_scores_],
-        "best_validation_score_": _optional_float(
-            getattr(estimator, "best_validation_score_", None)
-        ),
-        "noise_seed": int(estimator._noise_seed),
-    }
-    if hasattr(estimator, "feature_names_in_"):
-        fitted["feature_names_in_"] = [str(n) for n in estimator.feature_names_in_]
+    fitted, weights = estimator._get_fitted_state()
     payload: dict[str, Any] = {
         "format": FORMAT_MARKER,
         "format_version": FORMAT_VERSION,
@@ -201,17 +192,10 @@ def save_model(estimator: MAFDensity | LGFDensity, path: PathLike) -> None:
         "class": cls.__name__,
         "params": _params_to_plain(estimator),
         "fitted": fitted,
-        "state_dict": {
-            name: tensor.detach().cpu()
-            for name, tensor in estimator.model_.state_dict().items()
-        },
+        "state_dict": weights,
     }
     with atomic_writer(path, "wb") as handle:
         torch.save(payload, handle)
-
-
-def _optional_float(value: Any) -> float | None:
-    return None if value is None else float(value)
 
 
 def _package_version() -> str:
@@ -395,63 +379,10 @@ def _rebuild(payload: Any, device: str | None) -> MAFDensity | LGFDensity:
         raise _NotAModelFile("missing fitted state")
     try:
         estimator = cls(**params)
-        estimator._validate_params()  # before building anything from them
-        n_features = _expect_int(fitted, "n_features_in_")
-        location = _expect_vector(fitted, "location_", n_features)
-        scale = _expect_vector(fitted, "scale_", n_features)
-        with torch.random.fork_rng(devices=[]):
-            model = estimator._build_model(n_features)
-        model.load_state_dict(state_dict, strict=True)
-        model.eval()
-        estimator.model_ = model
-        estimator.location_ = location
-        estimator.scale_ = scale
-        estimator.n_features_in_ = n_features
-        if "feature_names_in_" in fitted:
-            names = fitted["feature_names_in_"]
-            if (
-                not isinstance(names, list)
-                or len(names) != n_features
-                or not all(isinstance(n, str) for n in names)
-            ):
-                raise _NotAModelFile("bad feature_names_in_")
-            estimator.feature_names_in_ = np.asarray(names, dtype=object)
-        estimator.n_iter_ = _expect_int(fitted, "n_iter_")
-        estimator.loss_curve_ = _expect_floats(fitted, "loss_curve_")
-        estimator.validation_scores_ = _expect_floats(fitted, "validation_scores_")
-        best = fitted.get("best_validation_score_")
-        if best is not None and not isinstance(best, float):
-            raise _NotAModelFile("bad best_validation_score_")
-        estimator.best_validation_score_ = best
-        estimator._noise_seed = _expect_int(fitted, "noise_seed")
+        estimator._set_fitted_state(fitted, state_dict)
     except _NotAModelFile:
         raise
     except (TypeError, ValueError, RuntimeError, KeyError) as error:
         first = str(error).strip().splitlines()
         raise _NotAModelFile(first[0] if first else type(error).__name__) from None
     return estimator
-
-
-def _expect_int(fitted: dict[str, Any], key: str) -> int:
-    value = fitted.get(key)
-    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-        raise _NotAModelFile(f"bad {key}")
-    return value
-
-
-def _expect_vector(fitted: dict[str, Any], key: str, n_features: int) -> np.ndarray:
-    value = fitted.get(key)
-    if (
-        not isinstance(value, torch.Tensor)
-        or value.dtype != torch.float64
-        or tuple(value.shape) != (n_features,)
-    ):
-        raise _NotAModelFile(f"bad {key}")
-    return np.array(value.numpy(), dtype=np.float64)
-
-
-def _expect_floats(fitted: dict[str, Any], key: str) -> list[float]:
-    value = fitted.get(key)
-    if not isinstance(value, list) or not all(isinstance(v, float) for v in value):
-        raise _NotAModelFile(f"bad {key}")
-    return list(value)

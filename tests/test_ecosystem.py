@@ -18,6 +18,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from sklearn_lgf import DensityOutlierDetector, LGFDensity, MAFDensity
+from sklearn_lgf.nn import Flow
 
 TINY = dict(hidden_layer_sizes=(16,), max_iter=4, random_state=0)
 
@@ -29,6 +30,14 @@ def blobs(n=300, d=2, seed=0):
     )
 
 
+class ThreadRecordingFlow(Flow):
+    """Records how many threads torch had when it was last validated."""
+
+    def validation_log_prob(self, x):
+        self.torch_threads = torch.get_num_threads()
+        return super().validation_log_prob(x)
+
+
 class ThreadRecordingMAF(MAFDensity):
     """Records how many threads torch had while evaluating the model in fit.
 
@@ -38,9 +47,13 @@ class ThreadRecordingMAF(MAFDensity):
 
     _auto_min_work = 0
 
-    def _log_prob(self, x, purpose):
-        self.torch_threads_ = torch.get_num_threads()
-        return super()._log_prob(x, purpose)
+    def _build_model(self, n_features):
+        model = super()._build_model(n_features)
+        return ThreadRecordingFlow(model.transform, model.features)
+
+    @property
+    def torch_threads_(self):
+        return self.model_.torch_threads
 
 
 @pytest.fixture(autouse=True)

@@ -16,11 +16,19 @@ from sklearn_lgf.nn import (
     Compose,
     Flow,
     LGFLayer,
+    MonteCarlo,
     Reverse,
     build_lgf,
-    lgf_log_prob,
+    evaluation,
     standard_normal_log_prob,
 )
+
+# The p/q and s/t nets these tests were written with (the engine's defaults
+# until they became LGFDensity's).
+OLD_DEFAULT_NETS = {
+    "pq_hidden_layer_sizes": (50, 50, 50, 50),
+    "st_hidden_layer_sizes": (10, 10),
+}
 
 
 def bimodal(n, d, seed=0):
@@ -86,9 +94,9 @@ def test_importance_estimate_converges_to_quadrature_and_elbo_stays_below(one_la
         errors = []
         for k in (1, 10, 100, 10000):
             noise = torch.randn(k, 1, 1, generator=gen, dtype=torch.float64)
-            errors.append((lgf_log_prob(model, x, noise) - exact).abs().max().item())
+            errors.append((model.log_prob(x, noise) - exact).abs().max().item())
         noise = torch.randn(20000, 1, 1, generator=gen, dtype=torch.float64)
-        elbo = lgf_log_prob(model, x, noise, estimate="elbo")
+        elbo = model.elbo(x, noise)
     assert errors[-1] < 0.01, errors
     assert errors[-1] < errors[0], errors
     # The ELBO is below log p(x) by the KL divergence from q to the posterior,
@@ -101,7 +109,7 @@ def test_ignoring_u_gives_the_base_flow_exactly():
     p = q independent of their inputs, every importance weight equals the
     base flow's density, whatever u is."""
     torch.manual_seed(0)
-    model = build_lgf(3, 3, (16, 16), u_features=2).double()
+    model = build_lgf(3, 3, (16, 16), u_dim=2, **OLD_DEFAULT_NETS).double()
     with torch.no_grad():
         for layer in model.layers:
             if isinstance(layer, LGFLayer):
@@ -124,13 +132,13 @@ def test_ignoring_u_gives_the_base_flow_exactly():
         expected = base_flow.log_prob(x)
         weights = model.tiled_log_weights(x, noise)
         torch.testing.assert_close(weights, expected[:, None].expand(-1, 7))
-        torch.testing.assert_close(lgf_log_prob(model, x, noise), expected)
+        torch.testing.assert_close(model.log_prob(x, noise), expected)
 
 
 def test_u_changes_the_bijection():
     """The index is really fed into the bijection: different u, different z."""
     torch.manual_seed(0)
-    model = build_lgf(2, 1, (8,), u_features=1).double()
+    model = build_lgf(2, 1, (8,), u_dim=1, **OLD_DEFAULT_NETS).double()
     layer = model.layers[0]
     with torch.no_grad():
         for p in layer.bijection.scale_shift.parameters():
@@ -145,22 +153,24 @@ def test_u_changes_the_bijection():
 def test_slicing_draws_and_rows_is_exact(estimate):
     """However the rows x draws are split to bound memory, the result is the same."""
     torch.manual_seed(0)
-    model = build_lgf(2, 2, (8,), u_features=2).double()
+    model = build_lgf(2, 2, (8,), u_dim=2, **OLD_DEFAULT_NETS).double()
+    method = model.log_prob if estimate == "importance" else model.elbo
     x = torch.randn(5, 2, dtype=torch.float64)
     noise = torch.randn(50, 2, 2, dtype=torch.float64)
     with torch.no_grad():
-        whole = lgf_log_prob(model, x, noise, max_row_samples=10**6, estimate=estimate)
+        whole = method(x, noise, max_row_samples=10**6)
         for budget in (3, 49, 50, 120):
-            sliced = lgf_log_prob(
-                model, x, noise, max_row_samples=budget, estimate=estimate
-            )
+            sliced = method(x, noise, max_row_samples=budget)
             torch.testing.assert_close(sliced, whole, rtol=1e-12, atol=1e-12)
+        for rows in (1, 2, 3):
+            chunked = evaluation.map_fixed_chunks(lambda r: method(r, noise), x, rows)
+            torch.testing.assert_close(chunked, whole, rtol=1e-12, atol=1e-12)
 
 
 def test_memory_is_bounded_by_the_row_sample_budget(monkeypatch):
     """No call into the model ever sees more than the budget of rows x draws."""
     torch.manual_seed(0)
-    model = build_lgf(2, 1, (8,), u_features=1)
+    model = build_lgf(2, 1, (8,), u_dim=1, **OLD_DEFAULT_NETS)
     seen = []
     original = model.log_weights
 
@@ -169,11 +179,14 @@ def test_memory_is_bounded_by_the_row_sample_budget(monkeypatch):
         return original(x, noise)
 
     monkeypatch.setattr(model, "log_weights", spy)
-    for n, k in ((1, 5000), (20, 1000), (5, 3)):
-        lgf_log_prob(
-            model, torch.randn(n, 2), torch.randn(k, 1, 1), max_row_samples=512
-        )
-    assert max(seen) <= 512
+    monkeypatch.setitem(evaluation.ROW_SAMPLE_BUDGET, "cpu", 512)
+    for n, k in ((1, 5000), (20, 1000), (5, 3), (700, 1)):
+        model.monte_carlo = MonteCarlo(importance_samples=k, validation_samples=k)
+        x = torch.randn(n, 2)
+        evaluation.log_prob(model, x)
+        evaluation.elbo(model, x)
+        evaluation.validation_log_prob(model, x)
+    assert seen and max(seen) <= 512
 
 
 @pytest.fixture(scope="module")

@@ -12,10 +12,9 @@ import torch
 from sklearn_lgf.nn import (
     IndexedAffine,
     LGFLayer,
+    MonteCarlo,
     build_lgf,
     collapse_diagnostics,
-    lgf_log_prob,
-    lgf_log_prob_independent_draws,
 )
 
 
@@ -25,11 +24,16 @@ def small_lgf(seed: int = 0, features: int = 2, layers: int = 2):
         features,
         layers,
         (8, 8),
-        u_features=1,
-        prior_hidden_sizes=(8,),
-        posterior_hidden_sizes=(8,),
-        scale_shift_hidden_sizes=(8,),
+        u_dim=1,
+        pq_hidden_layer_sizes=(8,),
+        st_hidden_layer_sizes=(8,),
     ).double()
+
+
+def independent_draws(model, x, n_draws, seed, max_row_samples=None):
+    """The validation estimate with ``n_draws`` draws per row from ``seed``."""
+    model.monte_carlo = MonteCarlo(validation_samples=n_draws, seed=seed - 1)
+    return model.validation_log_prob(x, max_row_samples=max_row_samples)
 
 
 def flat_gradient(model, loss):
@@ -96,18 +100,16 @@ def collapse(model):
 def test_independent_draws_are_deterministic_and_exact_when_u_is_unused(budget):
     model = small_lgf(seed=3)
     x = torch.randn(40, 2, dtype=torch.float64)
-    first = lgf_log_prob_independent_draws(model, x, 7, seed=11, max_row_samples=budget)
-    again = lgf_log_prob_independent_draws(model, x, 7, seed=11, max_row_samples=budget)
+    first = independent_draws(model, x, 7, seed=11, max_row_samples=budget)
+    again = independent_draws(model, x, 7, seed=11, max_row_samples=budget)
     torch.testing.assert_close(first, again, rtol=0, atol=0)
-    other_seed = lgf_log_prob_independent_draws(model, x, 7, seed=12)
+    other_seed = independent_draws(model, x, 7, seed=12)
     assert not torch.equal(first, other_seed)
     # Every weight of a collapsed model is the base flow's log-density, so
     # the estimate is exact whatever the draws and the slicing.
     collapse(model)
-    exact = lgf_log_prob(model, x, torch.zeros(1, model.n_indexed, 1, dtype=x.dtype))
-    estimate = lgf_log_prob_independent_draws(
-        model, x, 7, seed=11, max_row_samples=budget
-    )
+    exact = model.log_prob(x, torch.zeros(1, model.n_indexed, 1, dtype=x.dtype))
+    estimate = independent_draws(model, x, 7, seed=11, max_row_samples=budget)
     torch.testing.assert_close(estimate, exact, rtol=0, atol=1e-10)
 
 
@@ -130,10 +132,9 @@ def test_independent_draws_give_a_steadier_mean_than_a_shared_bank():
             generator=torch.Generator().manual_seed(seed),
             dtype=torch.float64,
         )
-        shared.append(float(lgf_log_prob(model, x, bank).mean()))
-        independent.append(
-            float(lgf_log_prob_independent_draws(model, x, 5, seed=seed).mean())
-        )
+        with torch.no_grad():
+            shared.append(float(model.log_prob(x, bank).mean()))
+        independent.append(float(independent_draws(model, x, 5, seed=seed).mean()))
     assert torch.tensor(independent).std() < 0.5 * torch.tensor(shared).std()
 
 

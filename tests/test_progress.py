@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from sklearn_lgf import LGFDensity, MAFDensity
+from sklearn_lgf.nn import evaluation
 
 X = np.random.RandomState(0).normal(size=(200, 2))
 TINY = dict(n_layers=1, hidden_layer_sizes=(8,), max_iter=4, random_state=0)
@@ -55,9 +56,10 @@ def test_long_scoring_shows_a_bar_by_chunk_and_the_same_values(
     capsys.readouterr()
     est.set_params(verbose=1)
     calls = []
-    estimate = est._estimate
+    name = "log_prob" if method == "score_samples" else "elbo"
+    estimate = getattr(evaluation, name)
     monkeypatch.setattr(
-        est, "_estimate", lambda x, *args: calls.append(len(x)) or estimate(x, *args)
+        evaluation, name, lambda model, x: calls.append(len(x)) or estimate(model, x)
     )
     shown = getattr(est, method)(rows)
     err = capsys.readouterr().err

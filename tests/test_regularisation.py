@@ -48,7 +48,15 @@ def test_only_weight_matrices_are_penalised():
     from sklearn_lgf.nn import build_lgf
     from sklearn_lgf.nn.training import _parameter_groups
 
-    model = build_lgf(2, 2, (8,), u_features=1, batch_norm=True)
+    model = build_lgf(
+        2,
+        2,
+        (8,),
+        u_dim=1,
+        batch_norm=True,
+        pq_hidden_layer_sizes=(50,) * 4,
+        st_hidden_layer_sizes=(10, 10),
+    )
     decayed, free = _parameter_groups(model, 0.25)
     assert decayed["weight_decay"] == 0.25 and free["weight_decay"] == 0.0
     assert all(p.dim() == 2 for p in decayed["params"])

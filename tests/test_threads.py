@@ -14,7 +14,7 @@ from threadpoolctl import threadpool_limits
 
 from sklearn_lgf import LGFDensity, MAFDensity
 from sklearn_lgf._threads import AUTO_MIN_WORK, auto_threads, largest_matrix
-from sklearn_lgf.nn import build_flow
+from sklearn_lgf.nn import build_flow, evaluation
 
 # Neither 1 (what "auto" picks for these tiny models) nor the machine's
 # default: a restored value cannot be mistaken for either.
@@ -29,20 +29,22 @@ def data(n=120, seed=0):
     return np.random.RandomState(seed).normal(size=(n, 2))
 
 
-class Recording:
-    """Mixin: record torch's thread count whenever the model is evaluated."""
+@pytest.fixture
+def seen_threads(monkeypatch):
+    """Torch's thread count at every evaluation of a model an estimator asks
+    the engine for (validation during fit, scoring)."""
+    seen = []
 
-    def _log_prob(self, x, purpose):
-        self.__dict__.setdefault("seen_threads_", []).append(torch.get_num_threads())
-        return super()._log_prob(x, purpose)
+    def recorder(original):
+        def recording(model, x):
+            seen.append(torch.get_num_threads())
+            return original(model, x)
 
+        return recording
 
-class RecordingMAF(Recording, MAFDensity):
-    pass
-
-
-class RecordingLGF(Recording, LGFDensity):
-    pass
+    for name in ("log_prob", "elbo", "validation_log_prob"):
+        monkeypatch.setattr(evaluation, name, recorder(getattr(evaluation, name)))
+    return seen
 
 
 @pytest.fixture
@@ -92,32 +94,33 @@ def test_every_public_call_restores_the_global_thread_count(
 @pytest.mark.parametrize(
     "n_threads, expected", [("auto", 1), (2, 2), (None, CALLER_THREADS)]
 )
-@pytest.mark.parametrize("Estimator", [RecordingMAF, RecordingLGF])
+@pytest.mark.parametrize("Estimator", [MAFDensity, LGFDensity])
 def test_threads_inside_the_calls(
-    Estimator, n_threads, expected, caller_threads, tiny_budget
+    Estimator, n_threads, expected, caller_threads, tiny_budget, seen_threads
 ):
     est = make(Estimator, n_threads=n_threads).fit(data())
     est.score_samples(data(seed=1))
     # The start of training, every epoch and the scoring call: all evaluated
     # with the estimator's threads, the caller's setting only outside.
-    assert len(est.seen_threads_) == 4
-    assert set(est.seen_threads_) == {expected}
+    assert len(seen_threads) == 4
+    assert set(seen_threads) == {expected}
     assert torch.get_num_threads() == caller_threads
 
 
 def test_auto_uses_what_the_caller_allows_on_big_enough_work(
-    caller_threads, tiny_budget, monkeypatch
+    caller_threads, tiny_budget, monkeypatch, seen_threads
 ):
     # Every step counts as big: "auto" then takes all the threads it may.
     monkeypatch.setattr("sklearn_lgf._threads.AUTO_MIN_WORK", 0)
-    est = make(RecordingMAF).fit(data())
-    assert set(est.seen_threads_) == {caller_threads}
+    make(MAFDensity).fit(data())
+    assert seen_threads and set(seen_threads) == {caller_threads}
+    seen_threads.clear()
     # A limit set from outside (threadpoolctl, as scikit-learn uses) is the
     # most "auto" takes: it never oversubscribes what the caller granted.
     with threadpool_limits(limits=1, user_api="openmp"):
         assert torch.get_num_threads() == 1
-        est = make(RecordingMAF).fit(data())
-    assert set(est.seen_threads_) == {1}
+        make(MAFDensity).fit(data())
+    assert seen_threads and set(seen_threads) == {1}
     assert torch.get_num_threads() == caller_threads
 
 

@@ -1,20 +1,20 @@
 """The torch engine: bijections, flows, LGF models and their training.
 
-Nothing in this subpackage imports scikit-learn.
+Every model is a :class:`DensityModel` (``log_prob``, ``elbo``,
+``validation_log_prob``, ``training_loss``, ``sample``);
+:mod:`~sklearn_lgf.nn.evaluation` scores them in memory-bounded,
+batch-independent chunks. Nothing in this subpackage imports scikit-learn.
 """
 
+from . import evaluation
 from .bijections import BatchNorm, Bijection, Compose, Reverse, soft_clamp
 from .coupling import AffineCoupling
 from .diagnostics import CollapseDiagnostics, LayerDiagnostics, collapse_diagnostics
-from .evaluation import (
-    lgf_log_prob,
-    lgf_log_prob_independent_draws,
-    map_fixed_chunks,
-)
 from .flow import Flow, build_flow, standard_normal_log_prob
 from .indexed import ConditionalGaussian, IndexedAffine
 from .lgf import LGF, LGFLayer, build_lgf
 from .made import MADE, MaskedAffineAutoregressive, MaskedLinear
+from .model import DensityModel, MonteCarlo
 from .training import TrainingConfig, TrainingDiverged, TrainingResult, train
 
 __all__ = [
@@ -22,16 +22,18 @@ __all__ = [
     "MADE",
     "AffineCoupling",
     "BatchNorm",
-    "CollapseDiagnostics",
     "Bijection",
+    "CollapseDiagnostics",
     "Compose",
     "ConditionalGaussian",
+    "DensityModel",
     "Flow",
     "IndexedAffine",
-    "LayerDiagnostics",
     "LGFLayer",
+    "LayerDiagnostics",
     "MaskedAffineAutoregressive",
     "MaskedLinear",
+    "MonteCarlo",
     "Reverse",
     "TrainingConfig",
     "TrainingDiverged",
@@ -39,9 +41,7 @@ __all__ = [
     "build_flow",
     "build_lgf",
     "collapse_diagnostics",
-    "lgf_log_prob",
-    "lgf_log_prob_independent_draws",
-    "map_fixed_chunks",
+    "evaluation",
     "soft_clamp",
     "standard_normal_log_prob",
     "train",

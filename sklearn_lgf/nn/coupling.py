@@ -26,7 +26,7 @@ class AffineCoupling(Bijection):
     def __init__(
         self,
         features: int,
-        hidden_sizes: Sequence[int],
+        hidden_layer_sizes: Sequence[int],
         parity: int = 0,
         context_features: int = 0,
         log_scale_bound: float = 5.0,
@@ -38,7 +38,7 @@ class AffineCoupling(Bijection):
         self.log_scale_bound = log_scale_bound
         self.conditioner = mlp(
             len(self.kept) + context_features,
-            hidden_sizes,
+            hidden_layer_sizes,
             2 * len(self.changed),
         )
 

@@ -87,7 +87,7 @@ def collapse_diagnostics(
         [
             torch.randn(
                 rows.shape[0],
-                model.u_features,
+                model.u_dim,
                 generator=generator,
                 device=x.device,
                 dtype=x.dtype,

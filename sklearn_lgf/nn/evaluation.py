@@ -1,4 +1,5 @@
-"""Memory-bounded, batch-independent evaluation.
+"""Memory-bounded, batch-independent evaluation: every chunk size and memory
+budget of the engine lives here.
 
 Rows are always evaluated in chunks of one fixed shape (the last chunk is
 padded), so the floating-point operations applied to a row, and therefore its
@@ -7,13 +8,46 @@ result, do not depend on how many rows were passed or where the row sits.
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import torch
 from torch import Tensor
 
-from .lgf import LGF
+from .model import DensityModel
+
+# Rows x draws of an estimating model (LGF) in memory at once.
+ROW_SAMPLE_BUDGET = {"cpu": 8192, "cuda": 131072}
+# An exact model's scoring chunk holds about this many parameter-rows (small
+# models get large chunks, large models small ones), within per-device bounds.
+PARAMETER_ROW_BUDGET = 2**28
+EXACT_CHUNK_BOUNDS = {"cpu": (1024, 8192), "cuda": (8192, 8192)}
+# Rows drawn together when sampling (no batch-independence needed).
+SAMPLE_CHUNK_ROWS = {"cpu": 8192, "cuda": 262144}
+
+
+def row_sample_budget(device: torch.device) -> int:
+    """Rows x draws an estimating model may hold in memory at once."""
+    return ROW_SAMPLE_BUDGET.get(device.type, 8192)
+
+
+def sample_chunk_rows(device: torch.device) -> int:
+    return SAMPLE_CHUNK_ROWS.get(device.type, 8192)
+
+
+def scoring_layout(model: DensityModel, device: torch.device) -> tuple[int, int]:
+    """Rows scored together in one fixed-shape chunk, and the rows of the
+    model's input in one pass over such a chunk (an estimate repeats each
+    row for its draws)."""
+    draws = model.draws_per_row
+    if not model.exact:
+        budget = row_sample_budget(device)
+        rows = max(1, budget // draws)
+        return rows, rows * min(draws, budget)
+    low, high = EXACT_CHUNK_BOUNDS.get(device.type, (1024, 8192))
+    n_parameters = sum(p.numel() for p in model.parameters())
+    wanted = PARAMETER_ROW_BUDGET // max(1, n_parameters)
+    rows = int(min(max(1 << max(0, wanted.bit_length() - 1), low), high))
+    return rows, rows
 
 
 @torch.no_grad()
@@ -38,83 +72,35 @@ def map_fixed_chunks(
     return result if result is not None else x.new_zeros(0)
 
 
-@torch.no_grad()
-def lgf_log_prob(
-    model: LGF,
-    x: Tensor,
-    noise: Tensor,
-    max_row_samples: int = 8192,
-    estimate: str = "importance",
-) -> Tensor:
-    """Per-row estimate of ``log p(x)`` from the ``K`` draws in ``noise``.
+def log_prob(model: DensityModel, x: Tensor) -> Tensor:
+    """``model.log_prob`` of every row, in fixed-shape chunks."""
+    return map_fixed_chunks(model.log_prob, x, scoring_layout(model, x.device)[0])
 
-    ``estimate="importance"``: ``logsumexp_k log w_k - log K``, which tends to
-    ``log p(x)`` from below as ``K`` grows. ``estimate="elbo"``: the mean of
-    ``log w_k``, a Monte Carlo estimate of the evidence lower bound.
 
-    ``noise`` is the ``(K, n_indexed, u_features)`` bank shared by all rows.
-    At most ``max_row_samples`` rows x draws are in memory at once: when ``K``
-    exceeds that, the draws are taken in slices and combined exactly.
-    """
-    if estimate not in ("importance", "elbo"):
-        raise ValueError(f"estimate must be 'importance' or 'elbo', got {estimate!r}")
-    k = noise.shape[0]
-    k_slice = min(k, max_row_samples)
-    rows_per_chunk = max(1, max_row_samples // k)
-
-    def reduce(rows: Tensor) -> Tensor:
-        total: Tensor | None = None
-        for start in range(0, k, k_slice):
-            log_w = model.tiled_log_weights(rows, noise[start : start + k_slice])
-            if estimate == "importance":
-                part = torch.logsumexp(log_w, dim=1)
-                total = part if total is None else torch.logaddexp(total, part)
-            else:
-                part = log_w.sum(dim=1)
-                total = part if total is None else total + part
-        assert total is not None
-        return total - math.log(k) if estimate == "importance" else total / k
-
-    return map_fixed_chunks(reduce, x, rows_per_chunk)
+def elbo(model: DensityModel, x: Tensor) -> Tensor:
+    """``model.elbo`` of every row, in fixed-shape chunks."""
+    return map_fixed_chunks(model.elbo, x, scoring_layout(model, x.device)[0])
 
 
 @torch.no_grad()
-def lgf_log_prob_independent_draws(
-    model: LGF,
-    x: Tensor,
-    n_draws: int,
-    seed: int,
-    max_row_samples: int = 8192,
-) -> Tensor:
-    """Importance-sampling estimate with ``n_draws`` draws of its own per row.
+def validation_log_prob(model: DensityModel, x: Tensor) -> Tensor:
+    """``model.validation_log_prob`` of every row, memory bounded.
 
-    Unlike :func:`lgf_log_prob`, whose draws are shared by all rows (so a
-    row's value does not depend on the batch), every row here gets fresh
-    draws from a generator seeded with ``seed``: the errors of the rows are
-    independent and average out in their mean, which makes this the better
-    estimate of a set's mean log-likelihood (early stopping). The same ``x``
-    and ``seed`` give the same values on every call.
+    An estimating model bounds its own memory (its independent draws are
+    taken in an order that depends on its chunks); an exact model is scored
+    in the fixed chunks of :func:`log_prob`.
     """
-    generator = torch.Generator(device=x.device).manual_seed(seed)
-    k_slice = min(n_draws, max_row_samples)
-    rows_per_chunk = max(1, max_row_samples // n_draws)
-    result = x.new_empty(x.shape[0])
-    for start in range(0, x.shape[0], rows_per_chunk):
-        rows = x[start : start + rows_per_chunk]
-        total: Tensor | None = None
-        for first in range(0, n_draws, k_slice):
-            k = min(k_slice, n_draws - first)
-            noise = torch.randn(
-                rows.shape[0] * k,
-                model.n_indexed,
-                model.u_features,
-                generator=generator,
-                device=x.device,
-                dtype=x.dtype,
-            )
-            log_w = model.log_weights(rows.repeat_interleave(k, dim=0), noise)
-            part = torch.logsumexp(log_w.view(rows.shape[0], k), dim=1)
-            total = part if total is None else torch.logaddexp(total, part)
-        assert total is not None
-        result[start : start + rows.shape[0]] = total - math.log(n_draws)
-    return result
+    if not model.exact:
+        return model.validation_log_prob(x)
+    rows = scoring_layout(model, x.device)[0]
+    return map_fixed_chunks(model.validation_log_prob, x, rows)
+
+
+def sample_chunks(
+    model: DensityModel, n: int, generator: torch.Generator | None = None
+) -> Iterator[Tensor]:
+    """``n`` rows drawn from ``model``, in chunks of bounded size."""
+    device = next(model.parameters()).device
+    chunk = sample_chunk_rows(device)
+    for start in range(0, n, chunk):
+        yield model.sample(min(chunk, n - start), generator)

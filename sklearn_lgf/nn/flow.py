@@ -5,11 +5,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
 from .bijections import HALF_LOG_TWO_PI, BatchNorm, Bijection, Compose, Reverse
 from .coupling import AffineCoupling
 from .made import MaskedAffineAutoregressive
+from .model import DensityModel, MonteCarlo
+
+BASES = ("made", "coupling")
 
 
 def standard_normal_log_prob(z: Tensor) -> Tensor:
@@ -17,15 +20,17 @@ def standard_normal_log_prob(z: Tensor) -> Tensor:
     return -0.5 * z.square().sum(-1) - z.shape[-1] * HALF_LOG_TWO_PI
 
 
-class Flow(nn.Module):
+class Flow(DensityModel):
     """``x = T^{-1}(z)`` with ``z ~ N(0, I)``, where ``T`` maps data to latent."""
 
     def __init__(self, transform: Bijection, features: int) -> None:
         super().__init__()
         self.transform = transform
         self.features = features
+        self.monte_carlo = MonteCarlo()
 
-    def log_prob(self, x: Tensor) -> Tensor:
+    def log_prob(self, x: Tensor, noise: Tensor | None = None) -> Tensor:
+        """Exact ``log p(x)`` per row (``noise`` is unused)."""
         z, log_det = self.transform(x)
         return standard_normal_log_prob(z) + log_det
 
@@ -35,12 +40,7 @@ class Flow(nn.Module):
         """Mean negative log-likelihood of a batch (``generator`` is unused)."""
         return -self.log_prob(x).mean()
 
-    @torch.no_grad()
-    def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
-        ref = next(self.parameters())
-        z = torch.randn(
-            n, self.features, generator=generator, device=ref.device, dtype=ref.dtype
-        )
+    def generate(self, z: Tensor, generator: torch.Generator | None = None) -> Tensor:
         return self.transform.inverse(z)
 
 
@@ -48,7 +48,8 @@ def flow_steps(
     features: int,
     n_layers: int,
     base: str,
-    hidden_sizes: Sequence[int],
+    hidden_layer_sizes: Sequence[int],
+    *,
     batch_norm: bool = False,
     context_features: int = 0,
     log_scale_bound: float = 5.0,
@@ -57,20 +58,25 @@ def flow_steps(
 
     Returns one list per layer: the layer's main step first, then the batch
     norm and the order reversal that follow it (none after the last layer).
+    ``context_features`` are extra inputs of every step's conditioner.
     """
+    if base not in BASES:
+        raise ValueError(f"unknown base step {base!r}; use 'made' or 'coupling'")
     layers: list[list[Bijection]] = []
     for index in range(n_layers):
         step: Bijection
         if base == "made":
             step = MaskedAffineAutoregressive(
-                features, hidden_sizes, context_features, log_scale_bound
-            )
-        elif base == "coupling":
-            step = AffineCoupling(
-                features, hidden_sizes, index % 2, context_features, log_scale_bound
+                features, hidden_layer_sizes, context_features, log_scale_bound
             )
         else:
-            raise ValueError(f"unknown base step {base!r}; use 'made' or 'coupling'")
+            step = AffineCoupling(
+                features,
+                hidden_layer_sizes,
+                index % 2,
+                context_features,
+                log_scale_bound,
+            )
         extras: list[Bijection] = []
         if index < n_layers - 1:
             if batch_norm:
@@ -83,14 +89,23 @@ def flow_steps(
 
 def build_flow(
     features: int,
-    n_layers: int,
-    hidden_sizes: Sequence[int],
+    n_layers: int = 5,
+    hidden_layer_sizes: Sequence[int] = (100, 100),
+    *,
     base: str = "made",
     batch_norm: bool = False,
     log_scale_bound: float = 5.0,
 ) -> Flow:
-    """A MAF or RealNVP with alternating orders/masks between layers."""
+    """A MAF or RealNVP with alternating orders/masks between layers.
+
+    The arguments and defaults are those of :class:`~sklearn_lgf.MAFDensity`.
+    """
     steps = flow_steps(
-        features, n_layers, base, hidden_sizes, batch_norm, 0, log_scale_bound
+        features,
+        n_layers,
+        base,
+        hidden_layer_sizes,
+        batch_norm=batch_norm,
+        log_scale_bound=log_scale_bound,
     )
     return Flow(Compose([s for layer in steps for s in layer]), features)

@@ -27,14 +27,14 @@ class IndexedAffine(Bijection):
         self,
         base: Bijection,
         features: int,
-        u_features: int,
-        hidden_sizes: Sequence[int],
+        u_dim: int,
+        hidden_layer_sizes: Sequence[int],
         log_scale_bound: float = 5.0,
     ) -> None:
         super().__init__()
         self.base = base
         self.log_scale_bound = log_scale_bound
-        self.scale_shift = mlp(u_features, hidden_sizes, 2 * features, activation=Tanh)
+        self.scale_shift = mlp(u_dim, hidden_layer_sizes, 2 * features, activation=Tanh)
 
     def _log_scale_shift(self, u: Tensor) -> tuple[Tensor, Tensor]:
         raw, shift = self.scale_shift(u).chunk(2, dim=-1)
@@ -65,13 +65,13 @@ class ConditionalGaussian(nn.Module):
     def __init__(
         self,
         condition_features: int,
-        u_features: int,
-        hidden_sizes: Sequence[int],
+        u_dim: int,
+        hidden_layer_sizes: Sequence[int],
         log_std_bound: float = 5.0,
     ) -> None:
         super().__init__()
         self.log_std_bound = log_std_bound
-        self.net = mlp(condition_features, hidden_sizes, 2 * u_features, Tanh)
+        self.net = mlp(condition_features, hidden_layer_sizes, 2 * u_dim, Tanh)
 
     def mean_log_std(self, condition: Tensor) -> tuple[Tensor, Tensor]:
         mean, raw = self.net(condition).chunk(2, dim=-1)

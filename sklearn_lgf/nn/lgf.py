@@ -10,14 +10,21 @@ the importance-sampling estimate of ``log p(x)``.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 
 import torch
 from torch import Tensor, nn
 
 from .bijections import Bijection
+from .evaluation import row_sample_budget
 from .flow import flow_steps, standard_normal_log_prob
 from .indexed import ConditionalGaussian, IndexedAffine, gaussian_log_prob_of_noise
+from .model import DensityModel, MonteCarlo
+
+INDEXINGS = ("affine", "conditioner")
+
+LayerObserver = Callable[["LGFLayer", Tensor, Tensor, Tensor], None]
 
 
 class LGFLayer(nn.Module):
@@ -34,33 +41,69 @@ class LGFLayer(nn.Module):
         self.prior = prior
         self.posterior = posterior
 
+    def forward(
+        self,
+        z: Tensor,
+        eps: Tensor,
+        path_gradient: bool = False,
+        on_layer: LayerObserver | None = None,
+    ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        """One layer from the data side with ``u ~ q(u | z)`` reparametrised
+        by the standard-normal ``eps``.
 
-class LGF(nn.Module):
+        Returns the layer's output, ``log|det dG/dz|``, ``log p(u | output)``
+        and ``log q(u | z)``: the layer's terms of ``log w``. See
+        :meth:`LGF.log_weights` for ``path_gradient`` and ``on_layer``.
+        """
+        mean, log_std = self.posterior.mean_log_std(z)
+        u = mean + log_std.exp() * eps
+        if on_layer is not None:
+            on_layer(self, mean, log_std, u)
+        if path_gradient:
+            mean, log_std = mean.detach(), log_std.detach()
+            posterior_log_prob = gaussian_log_prob_of_noise(
+                (u - mean) * (-log_std).exp(), log_std
+            )
+        else:
+            posterior_log_prob = gaussian_log_prob_of_noise(eps, log_std)
+        out, log_det = self.bijection(z, u)
+        return out, log_det, self.prior.log_prob(u, out), posterior_log_prob
+
+    def inverse(self, z: Tensor, generator: torch.Generator | None = None) -> Tensor:
+        """One generative step: ``u ~ p(u | z)``, then ``G^{-1}(z; u)``."""
+        return self.bijection.inverse(z, self.prior.sample(z, generator))
+
+
+class LGF(DensityModel):
     """A stack of LGF layers (and plain bijections) onto a standard normal prior.
 
     ``layers`` is ordered from the data side; entries that are plain
-    :class:`Bijection` (order reversal, batch norm) carry no index.
+    :class:`Bijection` (order reversal, batch norm) carry no index. How the
+    intractable ``log p(x)`` is estimated is set by :attr:`monte_carlo`.
     """
 
-    def __init__(
-        self, layers: Sequence[nn.Module], features: int, u_features: int
-    ) -> None:
+    exact = False
+
+    def __init__(self, layers: Sequence[nn.Module], features: int, u_dim: int) -> None:
         super().__init__()
         self.layers = nn.ModuleList(layers)
         self.features = features
-        self.u_features = u_features
+        self.u_dim = u_dim
         self.n_indexed = sum(isinstance(layer, LGFLayer) for layer in layers)
+        self.monte_carlo = MonteCarlo()
+        self._bank: tuple[tuple[int, int, torch.device], Tensor] | None = None
 
+    # ---------------------------------------------------------------- core
     def log_weights(
         self,
         x: Tensor,
         noise: Tensor,
         path_gradient: bool = False,
-        on_layer: Callable[[LGFLayer, Tensor, Tensor, Tensor], None] | None = None,
+        on_layer: LayerObserver | None = None,
     ) -> Tensor:
         """``log p(x, u) - log q(u | x)`` per row, ``u`` reparametrised by ``noise``.
 
-        ``noise`` has shape ``(rows, n_indexed, u_features)``, standard normal.
+        ``noise`` has shape ``(rows, n_indexed, u_dim)``, standard normal.
         With ``path_gradient`` the density ``q`` is evaluated with its
         parameters detached (Roeder et al. 2017, "sticking the landing"): the
         value is unchanged, and the gradient drops the score term of ``q``,
@@ -72,101 +115,195 @@ class LGF(nn.Module):
         total = x.new_zeros(x.shape[0])
         index = 0
         for layer in self.layers:
-            if not isinstance(layer, LGFLayer):
+            if isinstance(layer, LGFLayer):
+                z, log_det, prior, posterior = layer(
+                    z, noise[:, index], path_gradient, on_layer
+                )
+                index += 1
+                total = total + log_det + prior - posterior
+            else:
                 z, log_det = layer(z)
                 total = total + log_det
-                continue
-            eps = noise[:, index]
-            index += 1
-            mean, log_std = layer.posterior.mean_log_std(z)
-            u = mean + log_std.exp() * eps
-            if on_layer is not None:
-                on_layer(layer, mean, log_std, u)
-            if path_gradient:
-                mean, log_std = mean.detach(), log_std.detach()
-                posterior_log_prob = gaussian_log_prob_of_noise(
-                    (u - mean) * (-log_std).exp(), log_std
-                )
-            else:
-                posterior_log_prob = gaussian_log_prob_of_noise(eps, log_std)
-            z, log_det = layer.bijection(z, u)
-            total = total + log_det + layer.prior.log_prob(u, z) - posterior_log_prob
         return total + standard_normal_log_prob(z)
-
-    def training_loss(
-        self,
-        x: Tensor,
-        generator: torch.Generator | None = None,
-        n_draws: int = 1,
-        path_gradient: bool = False,
-    ) -> Tensor:
-        """Negative ELBO averaged over the batch and ``n_draws`` draws of ``u``.
-
-        ``path_gradient``: see :meth:`log_weights`.
-        """
-        if n_draws > 1:
-            x = x.repeat(n_draws, 1)
-        noise = torch.randn(
-            x.shape[0],
-            self.n_indexed,
-            self.u_features,
-            generator=generator,
-            device=x.device,
-            dtype=x.dtype,
-        )
-        return -self.log_weights(x, noise, path_gradient).mean()
 
     def tiled_log_weights(self, x: Tensor, noise: Tensor) -> Tensor:
         """``log w`` of every row with each of the ``K`` draws in ``noise``: ``(n, K)``.
 
-        ``noise`` has shape ``(K, n_indexed, u_features)`` and is shared by all
+        ``noise`` has shape ``(K, n_indexed, u_dim)`` and is shared by all
         rows, so a row's weights do not depend on the other rows.
         """
         n, k = x.shape[0], noise.shape[0]
         rows = x.repeat_interleave(k, dim=0)
         return self.log_weights(rows, noise.repeat(n, 1, 1)).view(n, k)
 
-    @torch.no_grad()
-    def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
-        ref = next(self.parameters())
-        z = torch.randn(
-            n, self.features, generator=generator, device=ref.device, dtype=ref.dtype
-        )
+    def generate(self, z: Tensor, generator: torch.Generator | None = None) -> Tensor:
         for layer in reversed(self.layers):
-            if isinstance(layer, LGFLayer):
-                u = layer.prior.sample(z, generator)
-                z = layer.bijection.inverse(z, u)
-            else:
-                z = layer.inverse(z)
+            z = (
+                layer.inverse(z, generator)
+                if isinstance(layer, LGFLayer)
+                else layer.inverse(z)
+            )
         return z
+
+    # ------------------------------------------------------------ training
+    def training_loss(
+        self, x: Tensor, generator: torch.Generator | None = None
+    ) -> Tensor:
+        """Negative ELBO averaged over the batch and the
+        ``monte_carlo.training_draws`` draws of ``u`` per row."""
+        draws = self.monte_carlo.training_draws
+        if draws > 1:
+            x = x.repeat(draws, 1)
+        noise = self._standard_normal(x.shape[0], generator, x)
+        return -self.log_weights(x, noise, self.monte_carlo.path_gradient).mean()
+
+    # ------------------------------------------------------------- scoring
+    def importance_bank(self, device: torch.device) -> Tensor:
+        """The fixed ``(K, n_indexed, u_dim)`` draws of :meth:`log_prob`,
+        the same on every call for the same :attr:`monte_carlo`."""
+        k, seed = self.monte_carlo.importance_samples, self.monte_carlo.seed
+        key = (k, seed, torch.device(device))
+        if self._bank is None or self._bank[0] != key:
+            generator = torch.Generator().manual_seed(seed)
+            bank = torch.randn(k, self.n_indexed, self.u_dim, generator=generator)
+            self._bank = (key, bank.to(device))
+        return self._bank[1]
+
+    def log_prob(
+        self,
+        x: Tensor,
+        noise: Tensor | None = None,
+        *,
+        max_row_samples: int | None = None,
+    ) -> Tensor:
+        """Importance-sampling estimate ``logsumexp_k log w_k - log K`` per row.
+
+        It tends to ``log p(x)`` from below as ``K`` grows. ``noise`` is the
+        ``(K, n_indexed, u_dim)`` bank shared by all rows (``None``: the
+        model's own, :meth:`importance_bank`). At most ``max_row_samples``
+        (default: the device's budget) draws per row are in memory at once;
+        more are taken in slices and combined exactly.
+        """
+        return self._over_draws(x, noise, max_row_samples, importance=True)
+
+    def elbo(
+        self,
+        x: Tensor,
+        noise: Tensor | None = None,
+        *,
+        max_row_samples: int | None = None,
+    ) -> Tensor:
+        """The mean of ``log w_k`` over the draws: a Monte Carlo estimate of
+        the evidence lower bound. Arguments as in :meth:`log_prob`."""
+        return self._over_draws(x, noise, max_row_samples, importance=False)
+
+    def _over_draws(
+        self,
+        x: Tensor,
+        noise: Tensor | None,
+        max_row_samples: int | None,
+        importance: bool,
+    ) -> Tensor:
+        if noise is None:
+            noise = self.importance_bank(x.device)
+        budget = max_row_samples or row_sample_budget(x.device)
+        k = noise.shape[0]
+        k_slice = min(k, budget)
+        total: Tensor | None = None
+        for start in range(0, k, k_slice):
+            log_w = self.tiled_log_weights(x, noise[start : start + k_slice])
+            if importance:
+                part = torch.logsumexp(log_w, dim=1)
+                total = part if total is None else torch.logaddexp(total, part)
+            else:
+                part = log_w.sum(dim=1)
+                total = part if total is None else total + part
+        assert total is not None
+        return total - math.log(k) if importance else total / k
+
+    @torch.no_grad()
+    def validation_log_prob(
+        self, x: Tensor, *, max_row_samples: int | None = None
+    ) -> Tensor:
+        """Importance-sampling estimate with ``monte_carlo.validation_samples``
+        draws of its own per row.
+
+        Unlike :meth:`log_prob`, whose draws are shared by all rows (so a
+        row's value does not depend on the batch), every row here gets fresh
+        draws from a generator seeded with ``monte_carlo.seed + 1``: the
+        errors of the rows are independent and average out in their mean,
+        which makes this the better estimate of a set's mean log-likelihood
+        (early stopping). The same ``x`` gives the same values on every call.
+        """
+        n_draws = self.monte_carlo.validation_samples
+        budget = max_row_samples or row_sample_budget(x.device)
+        generator = torch.Generator(device=x.device).manual_seed(
+            self.monte_carlo.seed + 1
+        )
+        k_slice = min(n_draws, budget)
+        rows_per_chunk = max(1, budget // n_draws)
+        result = x.new_empty(x.shape[0])
+        for start in range(0, x.shape[0], rows_per_chunk):
+            rows = x[start : start + rows_per_chunk]
+            total: Tensor | None = None
+            for first in range(0, n_draws, k_slice):
+                k = min(k_slice, n_draws - first)
+                noise = self._standard_normal(rows.shape[0] * k, generator, x)
+                log_w = self.log_weights(rows.repeat_interleave(k, dim=0), noise)
+                part = torch.logsumexp(log_w.view(rows.shape[0], k), dim=1)
+                total = part if total is None else torch.logaddexp(total, part)
+            assert total is not None
+            result[start : start + rows.shape[0]] = total - math.log(n_draws)
+        return result
+
+    def _standard_normal(
+        self, rows: int, generator: torch.Generator | None, like: Tensor
+    ) -> Tensor:
+        """``(rows, n_indexed, u_dim)`` standard-normal draws of ``u``'s noise."""
+        return torch.randn(
+            rows,
+            self.n_indexed,
+            self.u_dim,
+            generator=generator,
+            device=like.device,
+            dtype=like.dtype,
+        )
 
 
 def build_lgf(
     features: int,
-    n_layers: int,
-    hidden_sizes: Sequence[int],
+    n_layers: int = 5,
+    hidden_layer_sizes: Sequence[int] = (32, 32),
+    *,
     base: str = "made",
-    u_features: int = 1,
-    prior_hidden_sizes: Sequence[int] = (50, 50, 50, 50),
-    posterior_hidden_sizes: Sequence[int] = (50, 50, 50, 50),
-    scale_shift_hidden_sizes: Sequence[int] | None = (10, 10),
+    u_dim: int = 4,
+    pq_hidden_layer_sizes: Sequence[int] = (128, 128),
+    st_hidden_layer_sizes: Sequence[int] = (128, 128),
+    indexing: str = "affine",
     batch_norm: bool = False,
     log_scale_bound: float = 5.0,
 ) -> LGF:
     """An LGF-MAF (``base="made"``) or LGF-RealNVP (``base="coupling"``).
 
-    With ``scale_shift_hidden_sizes=None`` the index ``u`` is fed into the base
-    step's conditioner instead (the paper's alternative indexing).
+    The arguments and defaults are those of :class:`~sklearn_lgf.LGFDensity`.
+    ``indexing="affine"``: ``G(x; u) = s(u) * g(x) + t(u)`` with ``s`` and
+    ``t`` from an MLP of ``u`` of widths ``st_hidden_layer_sizes``;
+    ``"conditioner"``: ``u`` is fed into the base step's conditioner instead
+    (the paper's alternative indexing).
     """
-    concat_u = scale_shift_hidden_sizes is None
+    if indexing not in INDEXINGS:
+        raise ValueError(
+            f"unknown indexing {indexing!r}; use 'affine' or 'conditioner'"
+        )
+    concat_u = indexing == "conditioner"
     steps = flow_steps(
         features,
         n_layers,
         base,
-        hidden_sizes,
-        batch_norm,
-        u_features if concat_u else 0,
-        log_scale_bound,
+        hidden_layer_sizes,
+        batch_norm=batch_norm,
+        context_features=u_dim if concat_u else 0,
+        log_scale_bound=log_scale_bound,
     )
     layers: list[nn.Module] = []
     for step, *extras in steps:
@@ -174,17 +311,15 @@ def build_lgf(
             step
             if concat_u
             else IndexedAffine(
-                step, features, u_features, scale_shift_hidden_sizes, log_scale_bound
+                step, features, u_dim, st_hidden_layer_sizes, log_scale_bound
             )
         )
         layers.append(
             LGFLayer(
                 bijection,
-                prior=ConditionalGaussian(features, u_features, prior_hidden_sizes),
-                posterior=ConditionalGaussian(
-                    features, u_features, posterior_hidden_sizes
-                ),
+                prior=ConditionalGaussian(features, u_dim, pq_hidden_layer_sizes),
+                posterior=ConditionalGaussian(features, u_dim, pq_hidden_layer_sizes),
             )
         )
         layers.extend(extras)
-    return LGF(layers, features, u_features)
+    return LGF(layers, features, u_dim)

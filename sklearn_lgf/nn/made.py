@@ -52,13 +52,13 @@ class MADE(nn.Module):
     def __init__(
         self,
         features: int,
-        hidden_sizes: Sequence[int],
+        hidden_layer_sizes: Sequence[int],
         params_per_feature: int = 2,
         context_features: int = 0,
         activation: Callable[[Tensor], Tensor] = F.relu,
     ) -> None:
         super().__init__()
-        if not hidden_sizes:
+        if not hidden_layer_sizes:
             raise ValueError("MADE needs at least one hidden layer.")
         self.features = features
         self.params_per_feature = params_per_feature
@@ -73,7 +73,7 @@ class MADE(nn.Module):
         previous = torch.cat([context_degrees, input_degrees])
         self._degrees: list[Tensor] = []
         layers: list[MaskedLinear] = []
-        for width in hidden_sizes:
+        for width in hidden_layer_sizes:
             degrees = hidden_degrees(width, features, min_degree)
             layers.append(MaskedLinear(degrees[:, None] >= previous[None, :]))
             self._degrees.append(degrees)
@@ -161,12 +161,12 @@ class MaskedAffineAutoregressive(Bijection):
     def __init__(
         self,
         features: int,
-        hidden_sizes: Sequence[int],
+        hidden_layer_sizes: Sequence[int],
         context_features: int = 0,
         log_scale_bound: float = 5.0,
     ) -> None:
         super().__init__()
-        self.made = MADE(features, hidden_sizes, 2, context_features)
+        self.made = MADE(features, hidden_layer_sizes, 2, context_features)
         self.log_scale_bound = log_scale_bound
 
     def forward(

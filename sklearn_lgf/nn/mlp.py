@@ -10,7 +10,7 @@ from torch import nn
 
 def mlp(
     in_features: int,
-    hidden_sizes: Sequence[int],
+    hidden_layer_sizes: Sequence[int],
     out_features: int,
     activation: type[nn.Module] = nn.ReLU,
 ) -> nn.Sequential:
@@ -21,7 +21,7 @@ def mlp(
         # A coupling step on one feature has nothing to condition on or to
         # transform; torch warns about initialising the empty weights.
         warnings.filterwarnings("ignore", "Initializing zero-element tensors")
-        for hidden in hidden_sizes:
+        for hidden in hidden_layer_sizes:
             layers += [nn.Linear(width, hidden), activation()]
             width = hidden
         last = nn.Linear(width, out_features)

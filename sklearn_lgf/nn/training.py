@@ -27,13 +27,14 @@ import copy
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import torch
 from torch import Tensor, nn
 
 from .bijections import BatchNorm, calibrate_batch_norms
+from .model import DensityModel
 
 BATCH_NORM_CALIBRATION_ROWS = 100_000
 # As MLPClassifier's learning_rate="adaptive": divide by 5, stop below 1e-6.
@@ -68,7 +69,6 @@ class TrainingConfig:
     early_stopping: bool = True
     n_iter_no_change: int = 10
     tol: float = 1e-4
-    loss_kwargs: dict[str, Any] = field(default_factory=dict)
     warm_start: bool = False
     """The starting weights are a model worth keeping: they are a candidate
     for the best weights, and divergence can never lose them."""
@@ -148,23 +148,22 @@ def _state(model: nn.Module) -> dict[str, Tensor]:
 
 @torch.no_grad()
 def _mean_training_loss(
-    model: nn.Module,
+    model: DensityModel,
     x: Tensor,
     batch_size: int,
     generator: torch.Generator,
-    loss_kwargs: dict[str, Any],
 ) -> float:
     """The training loss of the current weights over ``x`` (evaluation mode)."""
     total = x.new_zeros((), dtype=torch.float64)
     for first in range(0, x.shape[0], batch_size):
         batch = x[first : first + batch_size]
-        loss = model.training_loss(batch, generator, **loss_kwargs)
+        loss = model.training_loss(batch, generator)
         total += loss.double() * batch.shape[0]
     return total.item() / x.shape[0]
 
 
 def train(
-    model: nn.Module,
+    model: DensityModel,
     x_train: Tensor,
     config: TrainingConfig,
     *,
@@ -211,18 +210,14 @@ def train(
         if use_validation:
             assert validation is not None
             return validation() + score_offset
-        loss = _mean_training_loss(
-            model, x_train, batch_size, noise_generator, config.loss_kwargs
-        )
+        loss = _mean_training_loss(model, x_train, batch_size, noise_generator)
         return -(loss - score_offset)
 
     def calibrate() -> None:
         calibration = x_train[:BATCH_NORM_CALIBRATION_ROWS]
         calibrate_batch_norms(
             model,
-            lambda: model.training_loss(
-                calibration, noise_generator, **config.loss_kwargs
-            ),
+            lambda: model.training_loss(calibration, noise_generator),
         )
 
     loss_curve: list[float] = []
@@ -287,7 +282,7 @@ def train(
             total = x_train.new_zeros(())
             for first in range(0, n, batch_size):
                 batch = x_train[order[first : first + batch_size]]
-                loss = model.training_loss(batch, noise_generator, **config.loss_kwargs)
+                loss = model.training_loss(batch, noise_generator)
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()

@@ -1,0 +1,97 @@
+"""The interface every engine model offers, an exact flow and an LGF alike.
+
+Estimators hold a :class:`DensityModel` and use nothing else of it: they do
+not need to know whether its log-density is exact or estimated.
+"""
+
+from __future__ import annotations
+
+from abc import ABCMeta, abstractmethod
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor, nn
+
+
+@dataclass(frozen=True)
+class MonteCarlo:
+    """How a model with latent variables estimates what it cannot compute.
+
+    An exact flow ignores all of it. For an LGF:
+
+    training_draws
+        Draws of ``u`` per row and training step (the ELBO is averaged).
+    path_gradient
+        Train on the path ("sticking the landing") gradient of the ELBO.
+    importance_samples
+        ``K`` of :meth:`DensityModel.log_prob` and :meth:`DensityModel.elbo`.
+    validation_samples
+        ``K`` of :meth:`DensityModel.validation_log_prob`.
+    seed
+        Seeds the fixed bank of ``K`` draws shared by all rows when scoring
+        (so a row's value does not depend on the batch), and, plus one, the
+        independent validation draws.
+    """
+
+    training_draws: int = 1
+    path_gradient: bool = False
+    importance_samples: int = 100
+    validation_samples: int = 5
+    seed: int = 0
+
+
+class DensityModel(nn.Module, metaclass=ABCMeta):
+    """A density on ``features``-dimensional (standardised) data.
+
+    ``log_prob`` and ``elbo`` take any number of rows at once and stay
+    differentiable; :mod:`sklearn_lgf.nn.evaluation` applies them in
+    fixed-shape chunks for memory-bounded, batch-independent scoring.
+    """
+
+    features: int
+    monte_carlo: MonteCarlo
+    exact: bool = True
+    """Whether :meth:`log_prob` is exact (else an estimate from draws)."""
+
+    @abstractmethod
+    def log_prob(self, x: Tensor, noise: Tensor | None = None) -> Tensor:
+        """``log p(x)`` per row: exact, or an importance-sampling estimate
+        with the ``(K, ...)`` standard-normal draws ``noise`` shared by all
+        rows (``None``: the model's own fixed bank, see :class:`MonteCarlo`)."""
+
+    def elbo(self, x: Tensor, noise: Tensor | None = None) -> Tensor:
+        """A lower bound of ``log p(x)`` per row (exact flows: ``log p(x)``)."""
+        return self.log_prob(x, noise)
+
+    def validation_log_prob(self, x: Tensor) -> Tensor:
+        """``log p(x)`` per row as early stopping should see it (an estimate
+        whose errors are independent across rows, for models that estimate)."""
+        return self.log_prob(x)
+
+    @abstractmethod
+    def training_loss(
+        self, x: Tensor, generator: torch.Generator | None = None
+    ) -> Tensor:
+        """The minibatch loss whose gradient trains the model."""
+
+    @abstractmethod
+    def generate(self, z: Tensor, generator: torch.Generator | None = None) -> Tensor:
+        """Data from draws ``z`` of the standard normal base distribution."""
+
+    @property
+    def draws_per_row(self) -> int:
+        """Model passes per row when scoring (``K`` for an estimate, else 1)."""
+        return 1 if self.exact else self.monte_carlo.importance_samples
+
+    @torch.no_grad()
+    def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
+        """``n`` rows drawn from the model."""
+        reference = next(self.parameters())
+        z = torch.randn(
+            n,
+            self.features,
+            generator=generator,
+            device=reference.device,
+            dtype=reference.dtype,
+        )
+        return self.generate(z, generator)
