@@ -132,7 +132,7 @@ def test_csv_details(tmp_path):
     # blank lines skipped, spaces around numbers, a BOM, integers, quoting
     path = tmp_path / "details.csv"
     path.write_text('\ufeff"a", b\n\n1, 2.5\n 3 ,"4"\n\n-1e-3,7\n', encoding="utf-8")
-    from sklearn_lgf.cli import read_table
+    from sklearn_lgf.cli._tables import read_table
 
     table = read_table(str(path))
     assert table.names == ["a", "b"]

@@ -7,7 +7,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sklearn_lgf.cli import FIT_OPTION_PARAMETERS, _in_cli_words, main
+from sklearn_lgf.cli import main
+from sklearn_lgf.cli._fitting import FIT_OPTION_PARAMETERS
+from sklearn_lgf.cli._messages import in_cli_words
 from sklearn_lgf.model_io import load_model
 from sklearn_lgf.nn.flow import Flow
 
@@ -33,7 +35,7 @@ def test_parameter_names_become_flags():
         "learning_rate_init=10 is probably too high: e.g. learning_rate_init=1. "
         "(n_threads, max_iter_x, learning_rate='adaptive', u_dim)"
     )
-    assert _in_cli_words(text, FIT_OPTION_PARAMETERS) == (
+    assert in_cli_words(text, FIT_OPTION_PARAMETERS) == (
         "MAFDensity reached --max-iter 3 epochs; consider increasing --max-iter. "
         "--learning-rate 10 is probably too high: e.g. --learning-rate 1. "
         "(--threads, max_iter_x, learning_rate='adaptive', --u-dim)"

@@ -21,7 +21,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sklearn_lgf.cli import FLOAT32_MAX, build_parser, main
+from sklearn_lgf.cli import build_parser, main
+from sklearn_lgf.cli._tables import FLOAT32_MAX
 from sklearn_lgf.model_io import load_model
 
 TINY = ["--n-layers", "2", "--hidden-layer-sizes", "8", "--max-iter", "1"]
@@ -626,7 +627,7 @@ def test_fit_help_shows_the_estimators_defaults():
 
 def test_float32_boundary_is_accepted(tmp_path):
     # The largest float32 itself is a number the models can take.
-    from sklearn_lgf.cli import read_table
+    from sklearn_lgf.cli._tables import read_table
 
     path = tmp_path / "edge.csv"
     path.write_text(f"1,2\n{FLOAT32_MAX!r},{-FLOAT32_MAX!r}\n")
