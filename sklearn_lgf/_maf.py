@@ -117,6 +117,11 @@ class MAFDensity(BaseFlowDensity):
     best_validation_score_ : float or None
         Best validation log-likelihood; the returned weights are those of that
         epoch (or, after a warm start, possibly the starting weights).
+    converged_ : bool or None
+        Whether the last fit ended because its stopping criterion was met;
+        ``False`` when it ran out of ``max_iter`` epochs, diverged or was
+        interrupted. ``None`` for a model loaded from a file written before
+        this attribute existed.
 
     See Also
     --------
