@@ -23,6 +23,9 @@ PARAMETER_ROW_BUDGET = 2**28
 EXACT_CHUNK_BOUNDS = {"cpu": (1024, 8192), "cuda": (8192, 8192)}
 # Rows drawn together when sampling (no batch-independence needed).
 SAMPLE_CHUNK_ROWS = {"cpu": 8192, "cuda": 262144}
+# Training rows in the one pass that sets batch norms' running statistics
+# once training ends.
+BATCH_NORM_CALIBRATION_ROWS = 100_000
 
 
 def row_sample_budget(device: torch.device) -> int:

@@ -34,9 +34,9 @@ import torch
 from torch import Tensor, nn
 
 from .bijections import BatchNorm, calibrate_batch_norms
+from .evaluation import BATCH_NORM_CALIBRATION_ROWS
 from .model import DensityModel
 
-BATCH_NORM_CALIBRATION_ROWS = 100_000
 # As MLPClassifier's learning_rate="adaptive": divide by 5, stop below 1e-6.
 LR_DIVISOR = 5.0
 MIN_ADAPTIVE_LR = 1e-6
