@@ -11,7 +11,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import roc_auc_score
 
 from sklearn_lgf import DensityOutlierDetector, LGFDensity, MAFDensity
-from sklearn_lgf._base import extreme_rows, robust_location_scale
+from sklearn_lgf._standardise import extreme_rows, robust_location_scale
 
 SMALL = dict(n_layers=2, hidden_layer_sizes=(32, 32), device="cpu", random_state=0)
 

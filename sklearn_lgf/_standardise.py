@@ -1,0 +1,101 @@
+"""Per-feature standardisation that a few extreme rows cannot wreck.
+
+The estimators train on standardised features; these statistics decide the
+scale, and which training rows are too far out to train on.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+# Interquartile range of the standard normal: IQR / this is the standard
+# deviation for Gaussian data, and unmoved by a few extreme rows.
+NORMAL_IQR = 1.3489795003921634
+# Training rows further than this many robust standard deviations (see
+# fence_scale) from the median in any feature are left out of training and
+# of the standardisation statistics, with a warning.
+TRAINING_FENCE = 30.0
+
+
+def _spread(deviation: np.ndarray) -> float:
+    """Root mean square of ``deviation``, without squaring huge values."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        largest = float(np.max(np.abs(deviation))) if deviation.size else 0.0
+        if not largest > 0:
+            return 0.0
+        return largest * float(np.sqrt(np.mean((deviation / largest) ** 2)))
+
+
+def fence_scale(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-feature median and a spread that a few extreme rows cannot move.
+
+    The spread is the larger of the interquartile range over that of the
+    standard normal and the root mean square deviation of the central 99 %
+    of the values: the first ignores tails, the second keeps the genuine
+    tail of a sparse or skewed feature (a pixel that is mostly blank) from
+    looking extreme, while the 0.5 % trimmed on each side keep one wild row
+    out of it. Zero for a feature with 99 % of its values equal.
+    """
+    with np.errstate(over="ignore", invalid="ignore"):
+        median = np.median(X, axis=0)
+        q = np.percentile(X, [0.5, 25.0, 75.0, 99.5], axis=0)
+        spread = (q[2] - q[1]) / NORMAL_IQR
+    for j in range(X.shape[1]):
+        column = X[:, j]
+        central = column[(column >= q[0, j]) & (column <= q[3, j])]
+        with np.errstate(over="ignore", invalid="ignore"):
+            spread[j] = max(spread[j], _spread(central - median[j]))
+    return median, spread
+
+
+def extreme_rows(X: np.ndarray) -> np.ndarray:
+    """Rows further than :data:`TRAINING_FENCE` fence spreads from the median
+    in some feature (see :func:`fence_scale`)."""
+    median, spread = fence_scale(X)
+    active = spread > 0
+    with np.errstate(over="ignore", invalid="ignore"):
+        distance = np.abs(X[:, active] - median[active]) / spread[active]
+    return (~(distance <= TRAINING_FENCE)).any(axis=1)
+
+
+def robust_location_scale(
+    X: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per-feature mean and standard deviation of the non-extreme rows, and
+    which features are constant.
+
+    The mean and standard deviation make the model's inputs comparable
+    across features as a plain standardisation does; computing them without
+    the rows of :func:`extreme_rows` keeps one wild row from inflating the
+    scale until every other row sits at zero. Computed relative to the
+    median, so that values up to float64's range neither overflow nor lose
+    the scale. A feature with no spread gets scale 1.
+    """
+    kept = X[~extreme_rows(X)] if len(X) > 1 else X
+    if len(kept) == 0:
+        kept = X
+    with np.errstate(over="ignore", invalid="ignore"):
+        median = np.median(kept, axis=0)
+    location = np.empty(X.shape[1])
+    scale = np.empty(X.shape[1])
+    constant = np.zeros(X.shape[1], dtype=bool)
+    for j in range(X.shape[1]):
+        with np.errstate(over="ignore", invalid="ignore"):
+            deviation = kept[:, j] - median[j]
+            largest = float(np.max(np.abs(deviation)))
+            if largest > 0 and np.isfinite(largest):
+                shift = float(np.mean(deviation / largest))
+                location[j] = median[j] + largest * shift
+                scale[j] = _spread(deviation - largest * shift)
+            else:
+                location[j], scale[j] = median[j], largest
+        if not scale[j] > 1e-12 * max(1.0, abs(location[j])):
+            if np.isfinite(scale[j]):
+                scale[j], constant[j] = 1.0, True
+    if not (np.isfinite(location).all() and np.isfinite(scale).all()):
+        j = int(np.flatnonzero(~(np.isfinite(location) & np.isfinite(scale)))[0])
+        raise ValueError(
+            "Input X contains values too large for dtype('float64') to "
+            f"standardise: the spread of column {j} overflows float64."
+        )
+    return location, scale, constant
