@@ -45,10 +45,7 @@ reproduces the README's baseline table exactly.
 from __future__ import annotations
 
 import argparse
-import datetime
 import platform
-import sys
-import time
 import warnings
 from pathlib import Path
 from typing import Any
@@ -56,6 +53,30 @@ from typing import Any
 import numpy as np
 import sklearn
 import torch
+from harness import (
+    RESULTS,
+    ResultFile,
+    Timer,
+    add_max_iter,
+    add_quick,
+    add_seeds,
+    add_threads,
+    command_line,
+    cpu_name,
+    make_parser,
+    markdown_table,
+    set_threads,
+    timestamp,
+)
+from harness.data import (
+    ADBENCH_DATA,
+    ADBENCH_DATASETS,
+    ADBENCH_QUICK_DATASETS,
+    adbench_split,
+    dequantise,
+    grid_spacing,
+    load_adbench,
+)
 from sklearn.ensemble import IsolationForest
 from sklearn.metrics import roc_auc_score
 from sklearn.mixture import GaussianMixture
@@ -64,25 +85,8 @@ from sklearn.neighbors import KernelDensity, LocalOutlierFactor
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-REPO = Path(__file__).resolve().parent.parent
-if str(REPO) not in sys.path:  # measure this working tree, installed or not
-    sys.path.insert(0, str(REPO))
+from sklearn_lgf import DensityOutlierDetector, LGFDensity, MAFDensity
 
-from sklearn_lgf import DensityOutlierDetector, LGFDensity, MAFDensity  # noqa: E402
-
-DEFAULT_OUTPUT = REPO / "benchmarks" / "results" / "adbench.md"
-DEFAULT_DATA = REPO.parent / "shared" / "data" / "adbench"
-DATASETS = [
-    "Pima",
-    "annthyroid",
-    "breastw",
-    "cardio",
-    "pendigits",
-    "satellite",
-    "shuttle",
-    "thyroid",
-]
-QUICK_DATASETS = ["Pima", "breastw", "cardio", "thyroid"]
 METHODS = ["iforest", "lof", "gmm", "kde", "maf", "lgf"]
 LABELS = {
     "iforest": "IsolationForest",
@@ -93,6 +97,7 @@ LABELS = {
     "lgf": "LGFDensity",
 }
 # The README's table (raw data, no dequantisation), for reference.
+README_RAW_METHODS = [LABELS[m] for m in ("iforest", "lof", "gmm", "kde")]
 README_RAW = {
     "Pima": (0.715, 0.692, 0.710, 0.736),
     "annthyroid": (0.916, 0.932, 0.947, 0.938),
@@ -145,19 +150,6 @@ TRIED = [
 
 
 # ------------------------------------------------ baselines (anomaly_baselines)
-def split(
-    X: np.ndarray, y: np.ndarray, seed: int
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """60% of the inliers for training; the rest plus every anomaly for test."""
-    rng = np.random.default_rng(seed)
-    inl = np.flatnonzero(y == 0)
-    rng.shuffle(inl)
-    ntr = int(0.6 * len(inl))
-    tr = inl[:ntr]
-    te = np.concatenate([inl[ntr:], np.flatnonzero(y == 1)])
-    return X[tr], X[te], y[te]
-
-
 def baseline_models(seed: int) -> dict[str, Any]:
     """The four baselines, exactly as ``anomaly_baselines.models``."""
     return {
@@ -197,43 +189,6 @@ def flow_models(seed: int, max_iter: int) -> dict[str, Any]:
 
 
 # ----------------------------------------------------------------------- data
-def load(path: Path) -> tuple[np.ndarray, np.ndarray]:
-    data = np.load(path)
-    X = data["X"].astype(float)
-    y = data["y"].astype(int)
-    if len(X) > 20000:
-        idx = np.random.default_rng(0).choice(len(X), 20000, replace=False)
-        X, y = X[idx], y[idx]
-    return X, y
-
-
-def grid_spacing(X: np.ndarray, mode: str) -> np.ndarray:
-    """Per-column dequantisation width (0 = leave the column alone)."""
-    widths = np.zeros(X.shape[1])
-    if mode == "none":
-        return widths
-    for j in range(X.shape[1]):
-        values = np.unique(X[:, j])
-        if len(values) < 2:
-            continue
-        if mode == "integer":
-            if np.all(values == np.round(values)):
-                widths[j] = 1.0
-            continue
-        h = np.min(np.diff(values))
-        steps = (values - values[0]) / h
-        if np.all(np.abs(steps - np.round(steps)) < 1e-6):
-            widths[j] = h
-    return widths
-
-
-def dequantise(X: np.ndarray, widths: np.ndarray, seed: int) -> np.ndarray:
-    if not widths.any():
-        return X
-    rng = np.random.default_rng(10_000 + seed)
-    return X + rng.uniform(size=X.shape) * widths
-
-
 def describe_widths(widths: np.ndarray) -> str:
     used = widths[widths > 0]
     if not len(used):
@@ -255,78 +210,86 @@ def evaluate(model: Any, X_train: np.ndarray, X_test: np.ndarray, y_test: Any) -
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--quick", action="store_true", help="smoke run")
-    parser.add_argument("--datasets", nargs="+", default=None, choices=DATASETS)
-    parser.add_argument("--seeds", nargs="+", type=int, default=None)
+    parser = make_parser(__doc__, RESULTS / "adbench.md")
+    add_quick(parser)
+    parser.add_argument("--datasets", nargs="+", default=None, choices=ADBENCH_DATASETS)
+    add_seeds(parser, None, "random seeds (default: 0 1 2, or 0 with --quick)")
     parser.add_argument(
         "--dequantise", choices=["grid", "integer", "none"], default="grid"
     )
     parser.add_argument("--methods", nargs="+", default=METHODS, choices=METHODS)
-    parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA)
-    parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT)
-    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--data-dir", type=Path, default=ADBENCH_DATA)
+    add_max_iter(
+        parser,
+        None,
+        f"the flows' max_iter (default: {FLOW_COMMON['max_iter']}, 50 with --quick)",
+    )
+    add_threads(parser, 1)
     args = parser.parse_args(argv)
-    torch.set_num_threads(args.threads)
+    set_threads(args.threads)
     warnings.filterwarnings("ignore")
-    datasets = args.datasets or (QUICK_DATASETS if args.quick else DATASETS)
+    datasets = args.datasets or (
+        ADBENCH_QUICK_DATASETS if args.quick else ADBENCH_DATASETS
+    )
     seeds = args.seeds or ([0] if args.quick else [0, 1, 2])
-    max_iter = 50 if args.quick else FLOW_COMMON["max_iter"]
-    command = "python benchmarks/adbench.py " + " ".join(sys.argv[1:])
-    start = time.perf_counter()
+    max_iter = args.max_iter or (50 if args.quick else FLOW_COMMON["max_iter"])
+    report = ResultFile(args.output, command_line(__file__, argv))
 
     auc: dict[str, dict[str, list[float]]] = {}
     seconds: dict[str, float] = dict.fromkeys(args.methods, 0.0)
     notes: dict[str, str] = {}
     for name in datasets:
-        X_raw, y = load(args.data_dir / f"{name}.npz")
+        X_raw, y = load_adbench(name, args.data_dir)
         widths = grid_spacing(X_raw, args.dequantise)
         notes[name] = f"{X_raw.shape[0]} x {X_raw.shape[1]}; " + describe_widths(widths)
         auc[name] = {m: [] for m in args.methods}
         for seed in seeds:
             X = dequantise(X_raw, widths, seed)
-            X_train, X_test, y_test = split(X, y, seed)
+            X_train, X_test, y_test = adbench_split(X, y, seed)
             models = {**baseline_models(seed), **flow_models(seed, max_iter)}
             for method in args.methods:
-                tick = time.perf_counter()
+                clock = Timer()
                 auc[name][method].append(
                     evaluate(models[method], X_train, X_test, y_test)
                 )
-                seconds[method] += time.perf_counter() - tick
+                seconds[method] += clock.seconds
         line = " ".join(f"{m}={np.mean(v):.3f}" for m, v in auc[name].items())
-        elapsed = time.perf_counter() - start
-        print(f"[{elapsed:6.0f}s] {name}: {line}", flush=True)
+        report.clock.log(f"{name}: {line}")
+        text = render(args, report.command, seeds, auc, seconds, notes, max_iter)
+        report.update(text)
 
-    report = render(args, command, datasets, seeds, auc, seconds, notes, max_iter)
-    report += f"\nTotal wall time: {(time.perf_counter() - start) / 60:.1f} min.\n"
-    print(report)
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(report)
-    print(f"written to {args.output}")
+    text = render(args, report.command, seeds, auc, seconds, notes, max_iter)
+    text += f"\nTotal wall time: {report.clock.seconds / 60:.1f} min.\n"
+    report.finish(text)
+
+
+def bold_best(values: list[float]) -> list[str]:
+    """Three decimals, the best in bold: the reader looks for the winner first."""
+    best = max(values)
+    return [f"**{v:.3f}**" if v == best else f"{v:.3f}" for v in values]
 
 
 def render(
     args: argparse.Namespace,
     command: str,
-    datasets: list[str],
     seeds: list[int],
     auc: dict[str, dict[str, list[float]]],
     seconds: dict[str, float],
     notes: dict[str, str],
     max_iter: int,
 ) -> str:
+    datasets = list(auc)  # the sets done so far, in the order they ran
     methods = args.methods
     quick_note = " (quick: smoke run, not the benchmark)" if args.quick else ""
-    now = datetime.datetime.now().isoformat(timespec="seconds")
-    cpu = platform.processor() or platform.machine()
     lgf = ", ".join(f"{k}={v}" for k, v in LGF_PARAMS.items())
     maf = ", ".join(f"{k}={v}" for k, v in MAF_PARAMS.items())
     lines = [
         "# ADBench novelty detection: ROC-AUC of -score_samples",
         "",
         f"- command: `{command.strip()}`{quick_note}",
-        f"- date: {now}; torch {torch.__version__}, scikit-learn "
-        f"{sklearn.__version__}, Python {platform.python_version()}; CPU ({cpu}), "
+        f"- date: {timestamp()}; torch {torch.__version__}, scikit-learn "
+        f"{sklearn.__version__}, Python {platform.python_version()}; "
+        f"CPU ({cpu_name()}), "
         f"torch threads {args.threads}, shared with other jobs: times are indicative",
         f"- protocol: the data README's; seeds {seeds}; train on 60% of the "
         "inliers, test on the other 40% plus every anomaly; shuttle subsampled to "
@@ -340,31 +303,18 @@ def render(
         "`DensityOutlierDetector` (its `score_samples` is the flow's log-density); "
         "the same settings for every data set",
         "",
-        "| data | " + " | ".join(LABELS[m] for m in methods) + " |",
-        "|---|" + "---|" * len(methods),
     ]
+    header = ["data", *(LABELS[m] for m in methods)]
     means = {m: np.mean([np.mean(auc[d][m]) for d in datasets]) for m in methods}
-    for name in datasets:
-        row = {m: np.mean(auc[name][m]) for m in methods}
-        best = max(row.values())
-        cells = [f"**{v:.3f}**" if v == best else f"{v:.3f}" for v in row.values()]
-        lines.append(f"| {name} | " + " | ".join(cells) + " |")
-    best_mean = max(means.values())
-    cells = [f"**{v:.3f}**" if v == best_mean else f"{v:.3f}" for v in means.values()]
-    lines.append("| **mean** | " + " | ".join(cells) + " |")
-    minutes = " | ".join(f"{seconds[m] / 60:.1f}" for m in methods)
-    lines.append(f"| time (min, fit + score, all sets and seeds) | {minutes} |")
+    rows = [[d, *bold_best([np.mean(auc[d][m]) for m in methods])] for d in datasets]
+    rows.append(["**mean**", *bold_best(list(means.values()))])
+    minutes = [f"{seconds[m] / 60:.1f}" for m in methods]
+    rows.append(["time (min, fit + score, all sets and seeds)", *minutes])
+    lines.append(markdown_table(header, rows))
     if len(seeds) > 1:
-        lines += [
-            "",
-            "Standard deviation of the ROC-AUC over the seeds:",
-            "",
-            "| data | " + " | ".join(LABELS[m] for m in methods) + " |",
-            "|---|" + "---|" * len(methods),
-        ]
-        for name in datasets:
-            cells = [f"{np.std(auc[name][m]):.3f}" for m in methods]
-            lines.append(f"| {name} | " + " | ".join(cells) + " |")
+        lines += ["", "Standard deviation of the ROC-AUC over the seeds:", ""]
+        rows = [[d, *(f"{np.std(auc[d][m]):.3f}" for m in methods)] for d in datasets]
+        lines.append(markdown_table(header, rows))
     ranked = sorted(means.items(), key=lambda item: -item[1])
     lines += [
         "",
@@ -372,7 +322,7 @@ def render(
         + ", ".join(f"{LABELS[m]} {v:.3f}" for m, v in ranked)
         + ".",
     ]
-    if set(datasets) == set(DATASETS):
+    if set(datasets) == set(ADBENCH_DATASETS):
         lines.append(
             "The README's best mean on raw data (KernelDensity) is 0.932; "
             f"LGFDensity's here is {means.get('lgf', float('nan')):.3f}."
@@ -387,22 +337,21 @@ def render(
         "U(0, h) noise (`grid`), or only integer-valued columns get U(0, 1) "
         "(`integer`); the spacing is read from the whole unlabelled data set.",
         "",
-        "| data | rows x columns; dequantised columns |",
-        "|---|---|",
     ]
-    lines += [f"| {name} | {notes[name]} |" for name in datasets]
+    lines.append(
+        markdown_table(
+            ["data", "rows x columns; dequantised columns"],
+            [[name, notes[name]] for name in datasets],
+        )
+    )
     lines += [
         "",
         "## Reference: the README's baselines on the raw data (not rerun)",
         "",
-        "| data | IsolationForest | LOF(novelty) | GaussianMixture | KernelDensity |",
-        "|---|---|---|---|---|",
     ]
-    for name in datasets:
-        lines.append(
-            f"| {name} | " + " | ".join(f"{v:.3f}" for v in README_RAW[name]) + " |"
-        )
-    lines.append("| **mean (8 sets)** | 0.915 | 0.910 | 0.911 | 0.932 |")
+    reference = [[d, *(f"{v:.3f}" for v in README_RAW[d])] for d in datasets]
+    reference.append(["**mean (8 sets)**", "0.915", "0.910", "0.911", "0.932"])
+    lines.append(markdown_table(["data", *README_RAW_METHODS], reference))
     return "\n".join(lines) + "\n"
 
 

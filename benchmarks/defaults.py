@@ -15,29 +15,40 @@ Fits ``MAFDensity()``, ``LGFDensity()`` with the previous defaults and
 Reports every figure with the fit time beside it.
 
     python benchmarks/defaults.py
+    python benchmarks/defaults.py --max-iter 2 --output /tmp/defaults.md  # smoke
 """
 
 from __future__ import annotations
 
-import argparse
-import sys
-import time
-import warnings
-from pathlib import Path
+import os
+from typing import Any
 
-import torch
-from joblib import Parallel, delayed
+import numpy as np
+from harness import (
+    RESULTS,
+    ResultFile,
+    add_max_iter,
+    add_n_jobs,
+    command_line,
+    in_workers,
+    make_parser,
+    markdown_table,
+    timed_fit,
+)
+from harness.data import (
+    ADBENCH_QUICK_DATASETS,
+    adbench_split,
+    dequantise,
+    grid_spacing,
+    load_adbench,
+    load_digits_split,
+)
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import StandardScaler
 
 from sklearn_lgf import LGFDensity, MAFDensity
 from sklearn_lgf.datasets import make_two_uniforms, two_uniforms_log_density
-
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
-import adbench  # noqa: E402
-import digits  # noqa: E402
 
 PREVIOUS_LGF_DEFAULTS = {
     "n_layers": 5,
@@ -56,10 +67,13 @@ MODELS = {
     "LGFDensity()": lambda seed: LGFDensity(random_state=seed),
 }
 
+# name -> (rows to fit, rows to evaluate, (test rows, labels) or None, truth or None)
+Item = tuple[np.ndarray, np.ndarray, tuple[np.ndarray, np.ndarray] | None, float | None]
 
-def datasets() -> dict[str, tuple]:
-    """name -> (train, evaluation rows, labels or None, truth or None)."""
-    out = {}
+
+def datasets() -> dict[str, Item]:
+    """The evaluation sets, by name; see the module docstring."""
+    out: dict[str, Item] = {}
     X = make_two_uniforms(10_000, random_state=0)
     X_test = make_two_uniforms(5_000, random_state=1000)
     out["two uniforms"] = (
@@ -68,13 +82,13 @@ def datasets() -> dict[str, tuple]:
         None,
         float(two_uniforms_log_density(X_test).mean()),
     )
-    X_train, _ = digits.load_data()
+    X_train, _ = load_digits_split()
     X_fit, X_val = train_test_split(X_train, test_size=0.2, random_state=1)
     out["digits (validation split)"] = (X_fit, X_val, None, None)
-    for name in adbench.QUICK_DATASETS:
-        X_raw, y = adbench.load(adbench.DEFAULT_DATA / f"{name}.npz")
-        X_all = adbench.dequantise(X_raw, adbench.grid_spacing(X_raw, "grid"), 0)
-        X_tr, X_te, y_te = adbench.split(X_all, y, 0)
+    for name in ADBENCH_QUICK_DATASETS:
+        X_raw, y = load_adbench(name)
+        X_all = dequantise(X_raw, grid_spacing(X_raw, "grid"), 0)
+        X_tr, X_te, y_te = adbench_split(X_all, y, 0)
         scaler = StandardScaler().fit(X_tr)
         X_tr, X_te = scaler.transform(X_tr), scaler.transform(X_te)
         fit_rows, held_out = train_test_split(X_tr, test_size=0.2, random_state=0)
@@ -82,15 +96,13 @@ def datasets() -> dict[str, tuple]:
     return out
 
 
-def run(model: str, data: str, item: tuple) -> dict:
-    torch.set_num_threads(1)
+def run(model: str, data: str, item: Item, max_iter: int | None) -> dict[str, Any]:
+    """Fit one model on one set; its figures (runs in a worker process)."""
     X_fit, X_eval, labelled, truth = item
     estimator = MODELS[model](0)
-    start = time.perf_counter()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        estimator.fit(X_fit)
-    fit_time = time.perf_counter() - start
+    if max_iter is not None:  # a smoke run's budget; None keeps the default's
+        estimator.set_params(max_iter=max_iter)
+    estimator, fit_time = timed_fit(estimator, X_fit)
     score = estimator.score(X_eval)
     auc = None
     if labelled is not None:
@@ -101,42 +113,54 @@ def run(model: str, data: str, item: tuple) -> dict:
             "auc": auc, "fit_time": fit_time, "epochs": estimator.n_iter_}  # fmt: skip
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--output", type=Path, default=HERE / "results" / "defaults.md")
-    args = parser.parse_args()
-    start = time.perf_counter()
-    items = datasets()
-    jobs = [(m, d) for d in items for m in MODELS]
-    results = Parallel(n_jobs=2)(delayed(run)(m, d, items[d]) for m, d in jobs)
+def render(results: list[dict[str, Any]], report: ResultFile, n_jobs: int) -> str:
+    """The report of the results so far."""
     current = LGFDensity().get_params()
     shown = {k: current[k] for k in PREVIOUS_LGF_DEFAULTS}
+    rows = []
+    for r in results:
+        truth = f" (truth {r['truth']:.3f})" if r["truth"] is not None else ""
+        auc = "" if r["auc"] is None else f"{r['auc']:.3f}"
+        score = f"{r['score']:.3f}{truth}"
+        time = f"{r['fit_time']:.0f} s"
+        rows.append([r["data"], r["model"], score, auc, r["epochs"], time])
+    header = ["data", "model", "log-likelihood", "ROC-AUC", "epochs", "fit time"]
     lines = [
         "# Defaults: what `LGFDensity()` gives a user who sets nothing",
         "",
-        "Command: `python benchmarks/defaults.py` (see its docstring for the "
+        f"Command: `{report.command}` (see its docstring for the "
         "protocol). Only `random_state=0` is set. Previous LGF defaults: "
         f"{PREVIOUS_LGF_DEFAULTS}; current: {shown}. Figures: mean "
         "log-likelihood of the evaluation rows (two uniforms: fresh test rows; "
         "digits: the validation split; ADBench: held-out training inliers, "
         "per feature, standardised units) and, for ADBench, the test ROC-AUC. "
-        "LGF figures are IS estimates with K=100. Two fits at a time on 2 "
-        f"shared cores, one thread each; total {time.perf_counter() - start:.0f} s.",
+        f"LGF figures are IS estimates with K=100. Fits {n_jobs} at a time on "
+        f"{os.cpu_count()} shared cores, one thread each; "
+        f"total {report.clock.seconds:.0f} s.",
         "",
-        "| data | model | log-likelihood | ROC-AUC | epochs | fit time |",
-        "|---|---|---|---|---|---|",
+        markdown_table(header, rows),
     ]
-    for r in results:
-        truth = f" (truth {r['truth']:.3f})" if r["truth"] is not None else ""
-        auc = "" if r["auc"] is None else f"{r['auc']:.3f}"
-        lines.append(
-            f"| {r['data']} | {r['model']} | {r['score']:.3f}{truth} | {auc} | "
-            f"{r['epochs']} | {r['fit_time']:.0f} s |"
-        )
-    text = "\n".join(lines) + "\n"
-    print(text)
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(text)
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = make_parser(__doc__, RESULTS / "defaults.md")
+    add_max_iter(
+        parser,
+        None,
+        "every model's max_iter, for smoke runs only (default: the estimators' own)",
+    )
+    add_n_jobs(parser, 2)
+    args = parser.parse_args()
+    report = ResultFile(args.output, command_line(__file__))
+    items = datasets()
+    jobs = [(m, d, items[d], args.max_iter) for d in items for m in MODELS]
+    results: list[dict[str, Any]] = []
+    for result in in_workers(run, jobs, args.n_jobs):
+        results.append(result)
+        report.clock.log(f"{result['data']}, {result['model']}: {result['score']:.3f}")
+        report.update(render(results, report, args.n_jobs))
+    report.finish(render(results, report, args.n_jobs))
 
 
 if __name__ == "__main__":

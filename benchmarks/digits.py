@@ -45,33 +45,36 @@ Everything runs on one CPU thread by default (``--threads``).
 from __future__ import annotations
 
 import argparse
-import copy
-import datetime
 import math
 import platform
-import sys
-import time
-import warnings
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import sklearn
 import torch
+from harness import (
+    RESULTS,
+    ResultFile,
+    Timer,
+    add_quick,
+    add_threads,
+    command_line,
+    cpu_name,
+    make_parser,
+    markdown_table,
+    set_threads,
+    timed_fit,
+    timestamp,
+    zuko_version,
+)
+from harness.data import load_digits_split
+from harness.peers import fit_zuko, zuko_score
 from sklearn.base import BaseEstimator, DensityMixin, clone
-from sklearn.datasets import load_digits
-from sklearn.exceptions import ConvergenceWarning
 from sklearn.mixture import GaussianMixture
 from sklearn.model_selection import GridSearchCV, train_test_split
 from sklearn.neighbors import KernelDensity
 
-REPO = Path(__file__).resolve().parent.parent
-if str(REPO) not in sys.path:  # measure this working tree, installed or not
-    sys.path.insert(0, str(REPO))
-
-from sklearn_lgf import LGFDensity, MAFDensity  # noqa: E402
-
-DEFAULT_OUTPUT = REPO / "benchmarks" / "results" / "digits.md"
+from sklearn_lgf import LGFDensity, MAFDensity
 
 REPORTED = [
     ("KernelDensity", "reported, not rerun", 37.1),
@@ -124,16 +127,6 @@ QUICK_MAF = MAF_CANDIDATES[4]
 QUICK_LGF = LGF_CANDIDATES[3]
 
 
-# ---------------------------------------------------------------------- data
-def load_data() -> tuple[np.ndarray, np.ndarray]:
-    """The protocol's train and test sets."""
-    X = load_digits().data.astype(np.float64)
-    rng = np.random.RandomState(0)
-    X = (X + rng.uniform(size=X.shape)) / 17.0
-    X_train, X_test = train_test_split(X, test_size=0.3, random_state=0)
-    return X_train, X_test
-
-
 class LogitDensity(DensityMixin, BaseEstimator):
     """A density on (0, 1)^d: ``estimator`` fitted on ``logit(a + (1-2a) x)``.
 
@@ -161,56 +154,6 @@ class LogitDensity(DensityMixin, BaseEstimator):
 
     def score(self, X: Any, y: Any = None) -> float:
         return float(np.mean(self.score_samples(X)))
-
-
-# -------------------------------------------------------------------- zuko
-def fit_zuko(
-    kind: str, X: np.ndarray, seed: int, max_iter: int
-) -> tuple[Any, np.ndarray, np.ndarray, int]:
-    """Train zuko's MAF or NSF as ``MAFDensity`` trains: standardised data,
-    10% validation split, batch ``max(32, n_train // 10)``, Adam 1e-3, stop
-    after 10 epochs without a 1e-4 gain and keep the best epoch's weights."""
-    import zuko
-
-    torch.manual_seed(seed)
-    loc, scale = X.mean(0), X.std(0)
-    Z = torch.as_tensor((X - loc) / scale, dtype=torch.float32)
-    order = torch.randperm(len(Z), generator=torch.Generator().manual_seed(seed))
-    n_val = math.ceil(0.1 * len(Z))
-    val, tr = Z[order[:n_val]], Z[order[n_val:]]
-    build = zuko.flows.MAF if kind == "MAF" else zuko.flows.NSF
-    flow = build(X.shape[1], transforms=5, hidden_features=[256, 256])
-    optimiser = torch.optim.Adam(flow.parameters(), lr=1e-3)
-    batch = min(1000, max(32, len(tr) // 10))
-    best, best_state, stale, epochs = -math.inf, None, 0, 0
-    generator = torch.Generator().manual_seed(seed + 1)
-    for _ in range(max_iter):
-        epochs += 1
-        flow.train()
-        perm = torch.randperm(len(tr), generator=generator)
-        for start in range(0, len(tr), batch):
-            loss = -flow().log_prob(tr[perm[start : start + batch]]).mean()
-            optimiser.zero_grad()
-            loss.backward()
-            optimiser.step()
-        flow.eval()
-        with torch.no_grad():
-            score = float(flow().log_prob(val).mean())
-        stale = stale + 1 if score < best + 1e-4 else 0
-        if score > best:
-            best, best_state = score, copy.deepcopy(flow.state_dict())
-        if stale > 10:
-            break
-    flow.load_state_dict(best_state)
-    flow.eval()
-    return flow, loc, scale, epochs
-
-
-def zuko_score(flow: Any, loc: np.ndarray, scale: np.ndarray, X: np.ndarray) -> Any:
-    Z = torch.as_tensor((X - loc) / scale, dtype=torch.float32)
-    with torch.no_grad():
-        log_prob = flow().log_prob(Z).double().numpy()
-    return log_prob - np.log(scale).sum()
 
 
 # ------------------------------------------------------------------ helpers
@@ -248,42 +191,43 @@ def make_flow(kind: str, params: dict[str, Any], k: int, max_iter: int) -> Any:
     return LGFDensity(**common, n_importance_samples=k, **params)
 
 
-def timed_fit(estimator: Any, X: np.ndarray) -> tuple[Any, float]:
-    start = time.perf_counter()
-    estimator.fit(X)
-    return estimator, time.perf_counter() - start
-
-
 def inner(estimator: Any) -> Any:
     return getattr(estimator, "estimator_", estimator)
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--quick", action="store_true", help="smoke run")
-    parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT)
+    parser = make_parser(__doc__, RESULTS / "digits.md")
+    add_quick(parser)
     parser.add_argument("--k", type=int, default=None, help="LGF test K (1000)")
-    parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--no-zuko", action="store_true")
-    parser.add_argument("--no-logit", action="store_true")
+    add_threads(parser, 1)
+    parser.add_argument("--no-zuko", action="store_true", help="skip zuko's peers")
+    parser.add_argument(
+        "--no-logit", action="store_true", help="skip the logit-space table"
+    )
     args = parser.parse_args(argv)
-    torch.set_num_threads(args.threads)
-    warnings.filterwarnings("ignore", category=ConvergenceWarning)
+    set_threads(args.threads)
     quick = args.quick
     k_test = args.k or (100 if quick else 1000)
     max_iter = 30 if quick else 500
-    command = "python benchmarks/digits.py " + " ".join(sys.argv[1:])
-    run_start = time.perf_counter()
+    report = ResultFile(args.output, command_line(__file__, argv))
 
-    X_train, X_test = load_data()
+    X_train, X_test = load_digits_split()
     X_fit, X_val = train_test_split(X_train, test_size=0.2, random_state=1)
     rows: list[tuple[str, str, float, float, float, str]] = []
     tuning: list[tuple[str, str, float, int, float]] = []
+    logit_rows: list[tuple[str, str, float, float, float]] = []
+    zuko_note = ""
 
-    def log(message: str) -> None:
-        print(f"[{time.perf_counter() - run_start:7.1f}s] {message}", flush=True)
+    def progress(message: str) -> None:
+        """Print the step just done and rewrite the report with it."""
+        report.clock.log(message)
+        report.update(
+            render(args, report, rows, tuning, logit_rows, zuko_note, k_test, max_iter)
+        )
 
-    log(f"train {X_train.shape}, test {X_test.shape}, torch threads {args.threads}")
+    progress(
+        f"train {X_train.shape}, test {X_test.shape}, torch threads {args.threads}"
+    )
 
     # --- baselines ---------------------------------------------------------
     bandwidths = KDE_BANDWIDTHS[::4] if quick else KDE_BANDWIDTHS
@@ -293,17 +237,9 @@ def main(argv: list[str] | None = None) -> None:
     mean, se = stats(kde.best_estimator_.score_samples(X_test))
     bw = kde.best_params_["bandwidth"]
     grid = f"{bandwidths[0]:.4f}..{bandwidths[-1]:.3f} ({len(bandwidths)} log-spaced)"
-    rows.append(
-        (
-            "KernelDensity",
-            f"bandwidth {bw:.4f} from {grid}, 5-fold CV",
-            mean,
-            se,
-            seconds,
-            "rerun",
-        )
-    )
-    log(f"KernelDensity {mean:.2f} +- {se:.2f}")
+    settings = f"bandwidth {bw:.4f} from {grid}, 5-fold CV"
+    rows.append(("KernelDensity", settings, mean, se, seconds, "rerun"))
+    progress(f"KernelDensity {mean:.2f} +- {se:.2f}")
 
     components = [1, 2, 4] if quick else GMM_COMPONENTS
     gmm, seconds = timed_fit(
@@ -316,17 +252,9 @@ def main(argv: list[str] | None = None) -> None:
     )
     mean, se = stats(gmm.best_estimator_.score_samples(X_test))
     nc = gmm.best_params_["n_components"]
-    rows.append(
-        (
-            "GaussianMixture",
-            f"full, n_components {nc} from {components}, 5-fold CV",
-            mean,
-            se,
-            seconds,
-            "rerun",
-        )
-    )
-    log(f"GaussianMixture {mean:.2f} +- {se:.2f}")
+    settings = f"full, n_components {nc} from {components}, 5-fold CV"
+    rows.append(("GaussianMixture", settings, mean, se, seconds, "rerun"))
+    progress(f"GaussianMixture {mean:.2f} +- {se:.2f}")
 
     # --- our flows: tune on the validation split, refit, test ----------------
     chosen: dict[str, dict[str, Any]] = {}
@@ -344,7 +272,7 @@ def main(argv: list[str] | None = None) -> None:
             )
             score = model.score(X_val)
             tuning.append((kind, describe(params), score, model.n_iter_, seconds))
-            log(
+            progress(
                 f"tune {kind} {describe(params)}: val {score:.2f} "
                 f"({model.n_iter_} epochs, {seconds:.0f}s)"
             )
@@ -368,29 +296,26 @@ def main(argv: list[str] | None = None) -> None:
         if kind == "LGF":
             settings += f"; test K = {k_test}"
         rows.append((name, settings, mean, se, seconds, "rerun"))
-        log(f"{name} {mean:.2f} +- {se:.2f} ({seconds:.0f}s)")
+        progress(f"{name} {mean:.2f} +- {se:.2f} ({seconds:.0f}s)")
 
     # --- zuko peers ----------------------------------------------------------
-    zuko_note = ""
     if not args.no_zuko:
-        try:
-            import zuko
-        except ImportError:
+        version = zuko_version()
+        if version is None:
             zuko_note = "zuko is not installed: its peers were skipped."
         else:
             for kind in ("MAF",) if quick else ("MAF", "NSF"):
-                start = time.perf_counter()
+                clock = Timer()
                 flow, loc, scale, epochs = fit_zuko(kind, X_train, 0, max_iter)
-                seconds = time.perf_counter() - start
+                seconds = clock.seconds
                 mean, se = stats(zuko_score(flow, loc, scale, X_test))
-                settings = f"5 x [256, 256], zuko {zuko.__version__}; {epochs} epochs"
+                settings = f"5 x [256, 256], zuko {version}; {epochs} epochs"
                 rows.append(
                     (f"zuko {kind}", settings, mean, se, seconds, "rerun (peer)")
                 )
-                log(f"zuko {kind} {mean:.2f} +- {se:.2f} ({seconds:.0f}s)")
+                progress(f"zuko {kind} {mean:.2f} +- {se:.2f} ({seconds:.0f}s)")
 
     # --- logit-space section -------------------------------------------------
-    logit_rows: list[tuple[str, str, float, float, float]] = []
     if not quick and not args.no_logit:
         for name, base, grid_key, grid_values in (
             ("KernelDensity", KernelDensity(), "bandwidth", np.logspace(-1.5, 0.5, 21)),
@@ -413,16 +338,9 @@ def main(argv: list[str] | None = None) -> None:
             mean, se = stats(search.best_estimator_.score_samples(X_test))
             value = best[f"estimator__{grid_key}"]
             value = f"{value:.3f}" if grid_key == "bandwidth" else str(value)
-            logit_rows.append(
-                (
-                    name,
-                    f"alpha {best['alpha']:g}, {grid_key} {value}, 5-fold CV",
-                    mean,
-                    se,
-                    seconds,
-                )
-            )
-            log(f"logit {name} {mean:.2f} +- {se:.2f}")
+            settings = f"alpha {best['alpha']:g}, {grid_key} {value}, 5-fold CV"
+            logit_rows.append((name, settings, mean, se, seconds))
+            progress(f"logit {name} {mean:.2f} +- {se:.2f}")
         for kind, name in (("MAF", "MAFDensity"), ("LGF", "LGFDensity")):
             params = chosen[kind]
             best_score, best_alpha = -math.inf, LOGIT_ALPHAS[0]
@@ -434,16 +352,10 @@ def main(argv: list[str] | None = None) -> None:
                     X_fit,
                 )
                 score = model.score(X_val)
-                tuning.append(
-                    (
-                        f"logit {kind}",
-                        f"alpha {alpha:g}, " + describe(params),
-                        score,
-                        inner(model).n_iter_,
-                        seconds,
-                    )
-                )
-                log(f"tune logit {kind} alpha {alpha:g}: val {score:.2f}")
+                settings = f"alpha {alpha:g}, " + describe(params)
+                epochs = inner(model).n_iter_
+                tuning.append((f"logit {kind}", settings, score, epochs, seconds))
+                progress(f"tune logit {kind} alpha {alpha:g}: val {score:.2f}")
                 if score > best_score:
                     best_score, best_alpha = score, alpha
             model, seconds = timed_fit(
@@ -456,46 +368,34 @@ def main(argv: list[str] | None = None) -> None:
             if kind == "LGF":
                 settings += f"; test K = {k_test}"
             logit_rows.append((name, settings, mean, se, seconds))
-            log(f"logit {name} {mean:.2f} +- {se:.2f}")
+            progress(f"logit {name} {mean:.2f} +- {se:.2f}")
 
-    total = time.perf_counter() - run_start
-    report = render(
-        args, command, rows, tuning, logit_rows, zuko_note, k_test, max_iter, total
+    report.finish(
+        render(args, report, rows, tuning, logit_rows, zuko_note, k_test, max_iter)
     )
-    print(report)
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(report)
-    print(f"written to {args.output}")
 
 
 def render(
     args: argparse.Namespace,
-    command: str,
+    report: ResultFile,
     rows: list[tuple[str, str, float, float, float, str]],
     tuning: list[tuple[str, str, float, int, float]],
     logit_rows: list[tuple[str, str, float, float, float]],
     zuko_note: str,
     k_test: int,
     max_iter: int,
-    total: float,
 ) -> str:
-    try:
-        import zuko
-
-        zuko_version = zuko.__version__
-    except ImportError:
-        zuko_version = "not installed"
+    """The report of the steps done so far."""
     quick_note = " (quick: smoke run, not the benchmark)" if args.quick else ""
-    now = datetime.datetime.now().isoformat(timespec="seconds")
-    cpu = platform.processor() or platform.machine()
     lines = [
         "# Digits: test log-likelihood per sample",
         "",
-        f"- command: `{command.strip()}`{quick_note}",
-        f"- date: {now}; total wall time {total / 60:.1f} min",
+        f"- command: `{report.command}`{quick_note}",
+        f"- date: {timestamp()}; total wall time {report.clock.seconds / 60:.1f} min",
         f"- torch {torch.__version__}, scikit-learn {sklearn.__version__}, "
-        f"zuko {zuko_version}, Python {platform.python_version()}; "
-        f"CPU ({cpu}), torch threads {args.threads}, shared with other jobs: "
+        f"zuko {zuko_version() or 'not installed'}, "
+        f"Python {platform.python_version()}; "
+        f"CPU ({cpu_name()}), torch threads {args.threads}, shared with other jobs: "
         "times are indicative",
         "- protocol: `load_digits`; X + U(0, 1) noise (`np.random.RandomState(0)`); "
         "/ 17; `train_test_split(test_size=0.3, random_state=0)`: 1257 train, "
@@ -514,14 +414,16 @@ def render(
         "- fit time: `fit` wall time on the train set (GridSearchCV: the whole "
         "search plus the refit)",
         "",
-        "| model | settings | test log-lik (nats/sample) | fit time (s) | source |",
-        "|---|---|---|---|---|",
     ]
-    for name, settings, mean, se, seconds, source in rows:
-        figure = f"{mean:.2f} +- {se:.2f}"
-        lines.append(f"| {name} | {settings} | {figure} | {seconds:.0f} | {source} |")
-    for name, source, value in REPORTED:
-        lines.append(f"| {name} | | {value:.1f} | | {source} |")
+    table = [
+        [name, settings, f"{mean:.2f} +- {se:.2f}", f"{seconds:.0f}", source]
+        for name, settings, mean, se, seconds, source in rows
+    ]
+    table += [
+        [name, "", f"{value:.1f}", "", source] for name, source, value in REPORTED
+    ]
+    header = ["model", "settings", "test log-lik (nats/sample)", "fit time (s)"]
+    lines.append(markdown_table([*header, "source"], table))
     if zuko_note:
         lines += ["", zuko_note]
     ours = {name: mean for name, _, mean, _, _, _ in rows}
@@ -541,13 +443,14 @@ def render(
             "",
             "## Candidates (validation split of the train set; LGF with K = 100)",
             "",
-            "| model | settings | validation log-lik | epochs | fit time (s) |",
-            "|---|---|---|---|---|",
+            markdown_table(
+                ["model", "settings", "validation log-lik", "epochs", "fit time (s)"],
+                [
+                    [kind, settings, f"{score:.2f}", epochs, f"{seconds:.0f}"]
+                    for kind, settings, score, epochs, seconds in tuning
+                ],
+            ),
         ]
-        for kind, settings, score, epochs, seconds in tuning:
-            lines.append(
-                f"| {kind} | {settings} | {score:.2f} | {epochs} | {seconds:.0f} |"
-            )
     if logit_rows:
         lines += [
             "",
@@ -560,12 +463,14 @@ def render(
             "on the train set; flows: on the validation split) from "
             f"{LOGIT_ALPHAS}; the flows keep the settings chosen above.",
             "",
-            "| model | settings | test log-lik (nats/sample) | fit time (s) |",
-            "|---|---|---|---|",
+            markdown_table(
+                header,
+                [
+                    [f"{name} (logit)", settings, f"{mean:.2f} +- {se:.2f}", f"{s:.0f}"]
+                    for name, settings, mean, se, s in logit_rows
+                ],
+            ),
         ]
-        for name, settings, mean, se, seconds in logit_rows:
-            figure = f"{mean:.2f} +- {se:.2f}"
-            lines.append(f"| {name} (logit) | {settings} | {figure} | {seconds:.0f} |")
     return "\n".join(lines) + "\n"
 
 

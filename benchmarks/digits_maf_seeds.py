@@ -1,69 +1,77 @@
 """MAFDensity against zuko's MAF with the same architecture on digits, over seeds.
 
-Same protocol as ``benchmarks/digits.py`` (its ``load_data`` and
-``fit_zuko``): 5 x [256, 256] MADE steps, early stopping on 10 % of the
-training rows, test log-likelihood in nats per digit, one torch thread.
+Same protocol as ``benchmarks/digits.py`` (``harness.data.load_digits_split``
+and ``harness.peers.fit_zuko``): 5 x [256, 256] MADE steps, early stopping on
+10 % of the training rows, test log-likelihood in nats per digit, one torch
+thread.
 
     python benchmarks/digits_maf_seeds.py --seeds 0 1 2 3 4
 """
 
 from __future__ import annotations
 
-import argparse
-import time
-import warnings
-from pathlib import Path
-
-import digits  # benchmarks/digits.py: data and the zuko training loop
 import numpy as np
-import torch
+from harness import (
+    RESULTS,
+    ResultFile,
+    add_max_iter,
+    add_seeds,
+    command_line,
+    make_parser,
+    markdown_table,
+    set_threads,
+    timed_fit,
+)
+from harness.data import load_digits_split
+from harness.peers import fit_zuko, zuko_score
 
 from sklearn_lgf import MAFDensity
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
-    parser.add_argument(
-        "--output",
-        type=Path,
-        default=Path(__file__).parent / "results" / "digits_maf_seeds.md",
-    )
-    args = parser.parse_args()
-    torch.set_num_threads(1)
-    X_train, X_test = digits.load_data()
-    rows, ours, theirs = [], [], []
-    start = time.perf_counter()
-    for seed in args.seeds:
-        maf = MAFDensity(
-            n_layers=5, hidden_layer_sizes=(256, 256), max_iter=500,
-            random_state=seed, device="cpu",
-        )  # fmt: skip
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            maf.fit(X_train)
-        ours.append(maf.score(X_test))
-        flow, loc, scale, _ = digits.fit_zuko("MAF", X_train, seed, 500)
-        theirs.append(float(np.mean(digits.zuko_score(flow, loc, scale, X_test))))
-        rows.append(f"| {seed} | {ours[-1]:.2f} | {theirs[-1]:.2f} |")
-        print(rows[-1], flush=True)
-    text = "\n".join(
+def render(rows: list[tuple[int, float, float]], report: ResultFile) -> str:
+    """The report of the seeds done so far: one row each, then the means."""
+    table = [[seed, f"{ours:.2f}", f"{theirs:.2f}"] for seed, ours, theirs in rows]
+    if rows:
+        means = np.mean([row[1:] for row in rows], axis=0)
+        table.append(["mean", f"{means[0]:.2f}", f"{means[1]:.2f}"])
+    return "\n".join(
         [
             "# Digits: MAFDensity against zuko's MAF, 5 x [256, 256], over seeds",
             "",
-            f"Command: `python benchmarks/digits_maf_seeds.py --seeds "
-            f"{' '.join(map(str, args.seeds))}` (protocol of digits.py; one "
-            f"thread, shared cores; {time.perf_counter() - start:.0f} s).",
+            f"Command: `{report.command}` (protocol of digits.py; one "
+            f"thread, shared cores; {report.clock.seconds:.0f} s).",
             "",
-            "| seed | MAFDensity | zuko MAF |",
-            "|---|---|---|",
-            *rows,
-            f"| mean | {np.mean(ours):.2f} | {np.mean(theirs):.2f} |",
+            markdown_table(["seed", "MAFDensity", "zuko MAF"], table),
             "",
         ]
     )
-    print(text)
-    args.output.write_text(text)
+
+
+def main() -> None:
+    parser = make_parser(__doc__, RESULTS / "digits_maf_seeds.md")
+    add_seeds(parser, [0, 1, 2, 3, 4])
+    add_max_iter(parser, 500)
+    args = parser.parse_args()
+    set_threads(1)
+    # The seeds and the budget in full, so the command reruns this run even if
+    # the defaults change.
+    command = ["--seeds", *map(str, args.seeds), "--max-iter", str(args.max_iter)]
+    report = ResultFile(args.output, command_line(__file__, command))
+    X_train, X_test = load_digits_split()
+    rows: list[tuple[int, float, float]] = []
+    for seed in args.seeds:
+        maf = MAFDensity(
+            n_layers=5, hidden_layer_sizes=(256, 256), max_iter=args.max_iter,
+            random_state=seed, device="cpu",
+        )  # fmt: skip
+        maf, _ = timed_fit(maf, X_train)
+        ours = maf.score(X_test)
+        flow, loc, scale, _ = fit_zuko("MAF", X_train, seed, args.max_iter)
+        theirs = float(np.mean(zuko_score(flow, loc, scale, X_test)))
+        rows.append((seed, ours, theirs))
+        report.clock.log(f"seed {seed}: MAFDensity {ours:.2f}, zuko MAF {theirs:.2f}")
+        report.update(render(rows, report))
+    report.finish(render(rows, report))
 
 
 if __name__ == "__main__":

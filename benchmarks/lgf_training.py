@@ -10,23 +10,32 @@ ELBO-to-IS gap and the fit time of each run, then the mean over seeds.
 
     python benchmarks/lgf_training.py --seeds 0 1 2 --max-iter 100
 
-Runs two fits at a time, one torch thread each.
+Runs ``--n-jobs`` fits at a time (two), one torch thread each.
 """
 
 from __future__ import annotations
 
 import argparse
-import time
-import warnings
-from pathlib import Path
+import os
+from typing import Any
 
 import numpy as np
-import torch
-from joblib import Parallel, delayed
+from harness import (
+    RESULTS,
+    ResultFile,
+    add_max_iter,
+    add_n_jobs,
+    add_seeds,
+    command_line,
+    in_workers,
+    make_parser,
+    markdown_table,
+    timed_fit,
+)
 
 from sklearn_lgf import LGFDensity
 from sklearn_lgf.datasets import make_two_uniforms
-from sklearn_lgf.presets import paper_pair
+from sklearn_lgf.presets import FIGURE_1, paper_pair
 
 TRUTH = float(np.log(0.25))
 VARIANTS = {
@@ -39,12 +48,12 @@ VARIANTS = {
 }
 
 
-def run(variant: str, seed: int, max_iter: int) -> dict:
-    torch.set_num_threads(1)
+def run(variant: str, seed: int, max_iter: int) -> dict[str, Any]:
+    """Fit one variant on one seed's data; its figures (runs in a worker process)."""
     X = make_two_uniforms(11_000, random_state=seed)
     X_test = make_two_uniforms(5_000, random_state=seed + 1000)
     models = paper_pair(
-        "figure1",
+        FIGURE_1,
         max_iter=max_iter,
         batch_size=1000,
         validation_fraction=1 / 11,
@@ -61,11 +70,7 @@ def run(variant: str, seed: int, max_iter: int) -> dict:
             n_elbo_samples=draws, n_importance_samples=100
         )
         estimator._path_gradient = path  # benchmark-only switch, see _lgf.py
-    start = time.perf_counter()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        estimator.fit(X)
-    fit_time = time.perf_counter() - start
+    estimator, fit_time = timed_fit(estimator, X)
     gap = None
     if isinstance(estimator, LGFDensity):
         gap = estimator.collapse_diagnostics(X_test[:1000]).elbo_gap
@@ -78,59 +83,80 @@ def run(variant: str, seed: int, max_iter: int) -> dict:
     }
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--max-iter", type=int, default=100)
-    parser.add_argument("--variants", nargs="+", default=list(VARIANTS))
-    parser.add_argument(
-        "--output",
-        type=Path,
-        default=Path(__file__).parent / "results" / "lgf_training.md",
-    )
-    args = parser.parse_args()
-    start = time.perf_counter()
-    jobs = [(v, s) for s in args.seeds for v in args.variants]
-    results = Parallel(n_jobs=2)(delayed(run)(v, s, args.max_iter) for v, s in jobs)
+def render(
+    results: list[dict[str, Any]], report: ResultFile, args: argparse.Namespace
+) -> str:
+    """The report of the fits done so far: one row each, then means over seeds."""
+    rows = []
+    for r in results:
+        gap = "" if r["gap"] is None else f"{r['gap']:.3f}"
+        test, fit_time = f"{r['test']:.4f}", f"{r['fit_time']:.0f} s"
+        gap_to_truth = f"{TRUTH - r['test']:.4f}"
+        rows.append([r["variant"], r["seed"], test, gap_to_truth, gap, fit_time])
+    means = []
+    for variant in args.variants:
+        done = [r for r in results if r["variant"] == variant]
+        if done:
+            test = np.mean([r["test"] for r in done])
+            fit_time = np.mean([r["fit_time"] for r in done])
+            means.append([variant, f"{test:.4f}", f"{fit_time:.0f} s"])
+    header = [
+        "variant",
+        "seed",
+        "test log-likelihood",
+        "gap to truth",
+        "ELBO gap",
+        "fit time",
+    ]
     lines = [
         "# Training an LGF: ELBO draws and the path gradient (two uniforms)",
         "",
-        f"Command: `python benchmarks/lgf_training.py --seeds "
-        f"{' '.join(map(str, args.seeds))} --max-iter {args.max_iter}"
-        + (
-            ""
-            if args.variants == list(VARIANTS)
-            else " --variants " + " ".join(f'"{v}"' for v in args.variants)
-        )
-        + "`. "
+        f"Command: `{report.command}`. "
         "Figure 1 sizes (sklearn_lgf.presets), 10k/1k/5k points of two uniforms "
         f"(gap 1; truth {TRUTH:.3f}), Adam 1e-3 constant, batch 1000, "
         f"{args.max_iter} epochs, best validation epoch kept; LGF test figures "
         "are IS estimates with K=100; 'ELBO gap' is IS - ELBO on 1,000 test "
-        "rows with 64 draws. Two fits at a time on 2 shared cores, one thread "
-        f"each; total {time.perf_counter() - start:.0f} s.",
+        f"rows with 64 draws. Fits {args.n_jobs} at a time on {os.cpu_count()} "
+        f"shared cores, one thread each; total {report.clock.seconds:.0f} s.",
         "",
-        "| variant | seed | test log-likelihood | gap to truth | ELBO gap | fit time |",
-        "|---|---|---|---|---|---|",
+        markdown_table(header, rows),
+        "",
+        "Mean over seeds:",
+        "",
+        markdown_table(["variant", "test log-likelihood", "fit time"], means),
     ]
-    for r in results:
-        gap = "" if r["gap"] is None else f"{r['gap']:.3f}"
-        lines.append(
-            f"| {r['variant']} | {r['seed']} | {r['test']:.4f} | "
-            f"{TRUTH - r['test']:.4f} | {gap} | {r['fit_time']:.0f} s |"
-        )
-    lines += ["", "Mean over seeds:", ""]
-    lines += ["| variant | test log-likelihood | fit time |", "|---|---|---|"]
-    for variant in args.variants:
-        rows = [r for r in results if r["variant"] == variant]
-        lines.append(
-            f"| {variant} | {np.mean([r['test'] for r in rows]):.4f} | "
-            f"{np.mean([r['fit_time'] for r in rows]):.0f} s |"
-        )
-    text = "\n".join(lines) + "\n"
-    print(text)
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(text)
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = make_parser(__doc__, RESULTS / "lgf_training.md")
+    add_seeds(parser, [0, 1, 2])
+    add_max_iter(parser, 100)
+    parser.add_argument(
+        "--variants",
+        nargs="+",
+        default=list(VARIANTS),
+        choices=list(VARIANTS),
+        metavar="VARIANT",
+        help="variants to run, each quoted (default: all: "
+        + ", ".join(f'"{v}"' for v in VARIANTS)
+        + ")",
+    )
+    add_n_jobs(parser, 2)
+    args = parser.parse_args()
+    # The seeds and the budget in full, so the command reruns this run even if
+    # the defaults change; the variants only when not all of them.
+    command = ["--seeds", *map(str, args.seeds), "--max-iter", str(args.max_iter)]
+    if args.variants != list(VARIANTS):
+        command += ["--variants", *args.variants]
+    report = ResultFile(args.output, command_line(__file__, command))
+    jobs = [(v, s, args.max_iter) for s in args.seeds for v in args.variants]
+    results: list[dict[str, Any]] = []
+    for result in in_workers(run, jobs, args.n_jobs):
+        results.append(result)
+        report.clock.log(f"{result['variant']}, seed {result['seed']}: done")
+        report.update(render(results, report, args))
+    report.finish(render(results, report, args))
 
 
 if __name__ == "__main__":

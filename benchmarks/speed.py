@@ -30,7 +30,6 @@ processes hits both alike. ``zuko`` is a benchmark-only dependency
 from __future__ import annotations
 
 import argparse
-import datetime
 import gc
 import json
 import os
@@ -42,29 +41,37 @@ import subprocess
 import sys
 import tempfile
 import time
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import sklearn
 import torch
+from harness import (
+    REPO,
+    RESULTS,
+    ResultFile,
+    add_quick,
+    add_threads,
+    command_line,
+    count_parameters,
+    cpu_name,
+    make_parser,
+    markdown_table,
+    set_threads,
+    timed_fit,
+    timestamp,
+    zuko_version,
+)
 
-REPO = Path(__file__).resolve().parent.parent
-if str(REPO) not in sys.path:  # measure this working tree, installed or not
-    sys.path.insert(0, str(REPO))
-
-from sklearn_lgf import LGFDensity, MAFDensity  # noqa: E402
+from sklearn_lgf import LGFDensity, MAFDensity
 
 # Rows x importance samples per forward pass, as LGFDensity uses while scoring.
 try:  # the constant is private; fall back to its documented values
     from sklearn_lgf._lgf import ROW_SAMPLE_BUDGET
 except ImportError:  # pragma: no cover
     ROW_SAMPLE_BUDGET = {"cpu": 8192, "cuda": 131072}
-
-DEFAULT_OUTPUT = REPO / "benchmarks" / "results" / "speed.md"
 
 # Fixed training settings shared by every contender (the issue's protocol).
 BATCH_SIZE = 1000
@@ -176,16 +183,6 @@ def verdict(ratio: float, target: float | None) -> str:
     return "yes" if ratio >= target else "**no**"
 
 
-def table(header: list[str], rows: list[list[str]]) -> str:
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(row) + " |" for row in rows]
-    return "\n".join(lines)
-
-
-def n_params(module: torch.nn.Module) -> int:
-    return sum(p.numel() for p in module.parameters())
-
-
 # ---------------------------------------------------------------- settings
 @dataclass
 class FlowConfig:
@@ -260,12 +257,6 @@ def lgf_estimator(cfg: FlowConfig, epochs: int, device: str, k: int) -> LGFDensi
         random_state=0,
         **NO_STOPPING,
     )
-
-
-def fit_quietly(est: Any, X: np.ndarray) -> Any:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # ConvergenceWarning: max_iter is the point
-        return est.fit(X)
 
 
 def train_loop(
@@ -347,7 +338,7 @@ def maf_vs_zuko(
     fitted: dict[str, Any] = {}
 
     def fit_ours() -> None:
-        fitted["ours"] = fit_quietly(maf_estimator(cfg, cfg.epochs, device.type), X)
+        fitted["ours"] = timed_fit(maf_estimator(cfg, cfg.epochs, device.type), X)[0]
 
     def fit_engine() -> None:
         model = maf_estimator(cfg, 1, device.type)._build_model(cfg.d).to(device)
@@ -359,7 +350,7 @@ def maf_vs_zuko(
         fitted["zuko"] = flow
 
     # Warm-up (allocator, kernels, lazy initialisation), not timed.
-    fit_quietly(maf_estimator(cfg, 1, device.type), X[: 2 * BATCH_SIZE])
+    timed_fit(maf_estimator(cfg, 1, device.type), X[: 2 * BATCH_SIZE])
     warm_flow = new_zuko_maf(cfg, device)
     train_loop(warm_flow, zuko_loss(warm_flow), x_t[: 2 * BATCH_SIZE], 1)
     work = float(cfg.n_train * cfg.epochs)
@@ -375,7 +366,11 @@ def maf_vs_zuko(
     )
     est: MAFDensity = fitted["ours"]
     flow = fitted["zuko"].eval()
-    params = [cfg.name, f"{n_params(est.model_):,}", f"{n_params(flow):,}"]
+    params = [
+        cfg.name,
+        f"{count_parameters(est.model_):,}",
+        f"{count_parameters(flow):,}",
+    ]
 
     print(f"[A] {cfg.name}: scoring", flush=True)
     # zuko gets the batch size that is fastest for it here (one timed pass each).
@@ -462,12 +457,12 @@ def section_a(
         if params[1] != params[2]:
             notes.append(f"A, {cfg.name}: the parameter counts differ.")
     header = ["config", "measure", "ours rows/s", "zuko rows/s", "ours/zuko"]
-    text = table([*header, "target", "met"], rows)
+    text = markdown_table([*header, "target", "met"], rows)
     text += (
         "\n\nParameters (ours: `sum(p.numel() for p in est.model_.parameters())`, "
         "zuko: `sum(p.numel() for p in flow.parameters())`):\n\n"
     )
-    text += table(["config", "ours", "zuko"], params_rows)
+    text += markdown_table(["config", "ours", "zuko"], params_rows)
     return text, notes
 
 
@@ -482,13 +477,13 @@ def lgf_vs_maf(
 
     def fit_lgf() -> None:
         est = lgf_estimator(cfg, cfg.lgf_epochs, device.type, k)
-        fitted["lgf"] = fit_quietly(est, X)
+        fitted["lgf"] = timed_fit(est, X)[0]
 
     def fit_maf() -> None:
-        fit_quietly(maf_estimator(cfg, cfg.lgf_epochs, device.type), X)
+        timed_fit(maf_estimator(cfg, cfg.lgf_epochs, device.type), X)
 
-    fit_quietly(lgf_estimator(cfg, 1, device.type, k), X[: 2 * BATCH_SIZE])
-    fit_quietly(maf_estimator(cfg, 1, device.type), X[: 2 * BATCH_SIZE])
+    timed_fit(lgf_estimator(cfg, 1, device.type, k), X[: 2 * BATCH_SIZE])
+    timed_fit(maf_estimator(cfg, 1, device.type), X[: 2 * BATCH_SIZE])
     work = float(cfg.n_train * cfg.lgf_epochs)
     train = race(
         {"lgf": (work, fit_lgf), "maf": (work, fit_maf)}, repeats, device, min_seconds
@@ -504,7 +499,7 @@ def lgf_vs_maf(
         f"{ratio:.2f}",
         ">= 0.7",
         verdict(ratio, 0.7),
-        f"{n_params(est.model_):,}",
+        f"{count_parameters(est.model_):,}",
     ]
 
     print(f"[C] {cfg.name}: importance-sampling scoring, K={k}", flush=True)
@@ -563,7 +558,7 @@ def section_bc(
         row_b, row_c = lgf_vs_maf(cfg, device, repeats, k, min_seconds)
         rows_b.append(row_b)
         rows_c.append(row_c)
-    text_b = table(
+    text_b = markdown_table(
         [
             "config (base: 5 MADE steps)",
             "LGF extras",
@@ -577,7 +572,7 @@ def section_bc(
         ],
         rows_b,
     )
-    text_c = table(
+    text_c = markdown_table(
         [
             "config",
             "rows x K",
@@ -687,7 +682,7 @@ def section_d(
         paths: dict[str, str] = {}
         for cfg, label, n, k in plan:
             if label not in paths:
-                est = fit_quietly(lgf_estimator(cfg, 1, "cpu", k_small), X)
+                est = timed_fit(lgf_estimator(cfg, 1, "cpu", k_small), X)[0]
                 paths[label] = os.path.join(tmp, f"lgf{len(paths)}.pkl")
                 with open(paths[label], "wb") as f:
                     pickle.dump(est, f)
@@ -728,7 +723,7 @@ def section_d(
                 ]
             )
     what = "allocated" if gpu else "RSS"
-    text = table(
+    text = markdown_table(
         [
             "2-D LGF model",
             "rows x K",
@@ -756,52 +751,32 @@ def section_d(
 
 
 # -------------------------------------------------------------------- main
-def header(device: torch.device, args: argparse.Namespace) -> str:
-    try:
-        import zuko
-
-        zuko_version = zuko.__version__
-    except ImportError:  # pragma: no cover
-        zuko_version = "not installed"
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
+def header(device: torch.device, args: argparse.Namespace, command: str) -> str:
+    """What the figures depend on: versions, device, CPU, threads, the command."""
+    gpu = f" ({torch.cuda.get_device_name(device)})" if device.type == "cuda" else ""
     lines = [
         "# Speed benchmark" + (" (quick)" if args.quick else ""),
         "",
-        f"- date: {datetime.datetime.now().isoformat(timespec='seconds')}",
-        f"- torch {torch.__version__}, zuko {zuko_version}, "
+        f"- date: {timestamp()}",
+        f"- torch {torch.__version__}, zuko {zuko_version() or 'not installed'}, "
         f"scikit-learn {sklearn.__version__}, Python {platform.python_version()}",
-        f"- device: {device}"
-        + (f" ({torch.cuda.get_device_name(device)})" if device.type == "cuda" else ""),
-        f"- CPU: {cpu}, {os.cpu_count()} logical cores, "
+        f"- device: {device}{gpu}",
+        f"- CPU: {cpu_name()}, {os.cpu_count()} logical cores, "
         f"torch threads: {torch.get_num_threads()}",
         f"- repeats: at least {args.repeats} (more for quick measurements, "
         f"up to {MAX_REPEATS}); figures are best (median) of the repeats, "
         "in rows (or row-samples) per second",
-        f"- command: `python benchmarks/speed.py {' '.join(sys.argv[1:])}`",
+        f"- command: `{command}`",
     ]
     return "\n".join(lines)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--quick", action="store_true", help="fast smoke run")
+    parser = make_parser(__doc__, RESULTS / "speed.md")
+    add_quick(parser)
     parser.add_argument("--device", default="cpu", help="cpu or cuda")
-    parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT)
     parser.add_argument("--repeats", type=int, default=None)
-    parser.add_argument(
-        "--threads",
-        type=int,
-        default=None,
-        help="torch intra-op threads (default: torch's default)",
-    )
+    add_threads(parser, None)
     parser.add_argument(
         "--sections", default="ABCD", help="subset of the sections, e.g. AB"
     )
@@ -812,9 +787,7 @@ def main() -> None:
     if args.memory_child:
         memory_child(args)
         return
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    args.threads = torch.get_num_threads()
+    args.threads = set_threads(args.threads)
     device = torch.device(args.device)
     if device.type == "cuda" and not torch.cuda.is_available():
         parser.error("--device cuda but CUDA is not available")
@@ -823,16 +796,22 @@ def main() -> None:
     cfgs = configs(args.quick, device)
     min_seconds = MIN_SECONDS["quick" if args.quick else "full"]
     k = 100
-    start = time.perf_counter()
-    parts = [header(device, args)]
+    report = ResultFile(args.output, command_line(__file__))
+    parts = [header(device, args, report.command)]
     notes: list[str] = []
+
+    def render() -> str:
+        """The report of the sections done so far."""
+        done = list(parts)
+        if notes:
+            done += ["## Notes", "\n".join(f"- {n}" for n in notes)]
+        done.append(f"Total benchmark time: {report.clock.seconds:.0f} s.")
+        return "\n\n".join(done) + "\n"
+
     sections = args.sections.upper()
-    try:
-        import zuko  # noqa: F401
-    except ImportError:
-        if "A" in sections:
-            notes.append("A skipped: zuko is not installed (`pip install zuko`).")
-            sections = sections.replace("A", "")
+    if "A" in sections and zuko_version() is None:
+        notes.append("A skipped: zuko is not installed (`pip install zuko`).")
+        sections = sections.replace("A", "")
     if "A" in sections:
         text, extra = section_a(cfgs, device, args.repeats, min_seconds)
         notes += extra
@@ -849,6 +828,7 @@ def main() -> None:
             text,
             ARCHITECTURE_NOTE,
         ]
+        report.update(render())
     if "B" in sections or "C" in sections:
         text_b, text_c = section_bc(cfgs, device, args.repeats, k, min_seconds)
         parts += [
@@ -858,20 +838,13 @@ def main() -> None:
             f"## C. LGF importance-sampling scoring, K = {k}",
             text_c,
         ]
+        report.update(render())
     if "D" in sections:
         text, extra = section_d(device, args.quick, args.threads, k)
         notes += extra
         parts += ["## D. Peak memory of LGF scoring (must stay flat)", text]
-    elapsed = time.perf_counter() - start
-    if notes:
-        parts += ["## Notes", "\n".join(f"- {n}" for n in notes)]
-    parts.append(f"Total benchmark time: {elapsed:.0f} s.")
-    report = "\n\n".join(parts) + "\n"
     print()
-    print(report)
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(report)
-    print(f"written to {args.output}")
+    report.finish(render())
 
 
 if __name__ == "__main__":

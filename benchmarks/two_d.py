@@ -21,13 +21,24 @@ from __future__ import annotations
 
 import argparse
 import os
-import time
-import warnings
 from pathlib import Path
+from typing import Any
 
 import numpy as np
-import torch
-from joblib import Parallel, delayed
+from harness import (
+    RESULTS,
+    ResultFile,
+    Timer,
+    add_max_iter,
+    add_n_jobs,
+    command_line,
+    count_parameters,
+    in_workers,
+    make_parser,
+    markdown_table,
+    set_threads,
+    timed_fit,
+)
 
 from sklearn_lgf import LGFDensity
 from sklearn_lgf.datasets import (
@@ -49,7 +60,9 @@ def target_data(target: str, gap: float | None, n: int, seed: int) -> np.ndarray
     return TARGETS[target](n, random_state=seed)
 
 
-def true_log_density(target: str, gap: float | None, X: np.ndarray):
+def true_log_density(
+    target: str, gap: float | None, X: np.ndarray
+) -> np.ndarray | None:
     if target == "two_uniforms":
         return two_uniforms_log_density(X, gap=gap or 1.0)
     if target in TRUE_LOG_DENSITIES:
@@ -63,8 +76,8 @@ def label(target: str, gap: float | None) -> str:
 
 def fit_one(
     target: str, gap: float | None, name: str, pair: str, args: argparse.Namespace
-) -> dict:
-    torch.set_num_threads(1)
+) -> dict[str, Any]:
+    """Fit one model of the pair on one target; its figures (in a worker process)."""
     X = target_data(target, gap, N_TRAIN + N_VALID, args.seed)
     X_test = target_data(target, gap, N_TEST, args.seed + 1000)
     estimator = paper_pair(
@@ -80,14 +93,10 @@ def fit_one(
     )[name]
     if isinstance(estimator, LGFDensity):
         estimator.set_params(n_importance_samples=K_TEST)
-    start = time.perf_counter()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # max_iter is the protocol, not a failure
-        estimator.fit(X)
-    fit_time = time.perf_counter() - start
-    start = time.perf_counter()
+    estimator, fit_time = timed_fit(estimator, X)
+    clock = Timer()
     test_ll = estimator.score(X_test)
-    score_time = time.perf_counter() - start
+    score_time = clock.seconds
     truth = true_log_density(target, gap, X_test)
     samples = estimator.sample(N_GAP_SAMPLES, random_state=args.seed)
     in_gap = None
@@ -102,7 +111,7 @@ def fit_one(
         "target": label(target, gap),
         "model": name,
         "settings": describe(estimator),
-        "parameters": sum(p.numel() for p in estimator.model_.parameters()),
+        "parameters": count_parameters(estimator.model_),
         "test_ll": test_ll,
         "k": K_TEST if isinstance(estimator, LGFDensity) else None,
         "truth": None if truth is None else float(np.mean(truth)),
@@ -117,7 +126,8 @@ def fit_one(
     }
 
 
-def describe(estimator) -> str:
+def describe(estimator: Any) -> str:
+    """The model's architecture in the paper's terms."""
     made = "x".join(str(h) for h in estimator.hidden_layer_sizes)
     if not isinstance(estimator, LGFDensity):
         return f"{estimator.n_layers} x MADE {made}"
@@ -129,26 +139,38 @@ def describe(estimator) -> str:
     )
 
 
-def table(results: list[dict]) -> str:
-    lines = [
-        "| target | model | settings | parameters | test log-likelihood | true "
-        "| gap to truth | samples in the gap | epochs (best) | training time |",
-        "|---|---|---|---|---|---|---|---|---|---|",
-    ]
+TABLE_HEADER = [
+    "target",
+    "model",
+    "settings",
+    "parameters",
+    "test log-likelihood",
+    "true",
+    "gap to truth",
+    "samples in the gap",
+    "epochs (best)",
+    "training time",
+]
+
+
+def table(results: list[dict[str, Any]]) -> str:
+    """One row per fitted model."""
+    rows = []
     for r in results:
         k = f" (IS, K={r['k']})" if r["k"] else " (exact)"
         truth = "" if r["truth"] is None else f"{r['truth']:.3f}"
         gap = "" if r["truth"] is None else f"{r['truth'] - r['test_ll']:.3f}"
         in_gap = "" if r["in_gap"] is None else f"{100 * r['in_gap']:.2f} %"
-        lines.append(
-            f"| {r['target']} | {r['model']} | {r['settings']} | "
-            f"{r['parameters']:,} | {r['test_ll']:.3f}{k} | {truth} | {gap} | "
-            f"{in_gap} | {r['epochs']} ({r['best_epoch']}) | {r['fit_time']:.0f} s |"
-        )
-    return "\n".join(lines)
+        rows.append(
+            [r["target"], r["model"], r["settings"], f"{r['parameters']:,}",
+             f"{r['test_ll']:.3f}{k}", truth, gap, in_gap,
+             f"{r['epochs']} ({r['best_epoch']})", f"{r['fit_time']:.0f} s"]
+        )  # fmt: skip
+    return markdown_table(TABLE_HEADER, rows)
 
 
-def diagnostics_text(results: list[dict]) -> str:
+def diagnostics_text(results: list[dict[str, Any]]) -> str:
+    """The collapse diagnostics of every LGF, one section each."""
     parts = []
     for r in results:
         if r["diagnostics"] is not None:
@@ -166,7 +188,8 @@ def diagnostics_text(results: list[dict]) -> str:
     return "\n".join(parts)
 
 
-def figure(results: list[dict], path: Path, resolution: int) -> None:
+def figure(results: list[dict[str, Any]], path: Path, resolution: int) -> None:
+    """Test samples and both models' densities, one row per target."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -207,8 +230,34 @@ def figure(results: list[dict], path: Path, resolution: int) -> None:
     plt.close(fig)
 
 
+def render(
+    results: list[dict[str, Any]], report: ResultFile, args: argparse.Namespace
+) -> str:
+    """The report of the fits done so far."""
+    return (
+        f"# MAF versus LGF-MAF on 2-D targets ({args.pair})\n\n"
+        f"Command: `{report.command}`. {N_TRAIN} train / {N_VALID} validation / "
+        f"{N_TEST} test points drawn afresh; Adam lr 1e-3 constant, batch 1000, "
+        f"{args.max_iter} epochs at most, weights of the best validation epoch "
+        f"kept; LGF test figures are importance-sampling estimates with "
+        f"K={K_TEST}; 'samples in the gap' is the share of {N_GAP_SAMPLES:,} "
+        "model samples whose x1 falls strictly inside the empty band (0 for the "
+        f"truth). One torch thread per model, {args.n_jobs} at a time on "
+        f"{os.cpu_count()} shared cores; total wall time "
+        f"{report.clock.seconds:.0f} s.\n\n"
+        + table(results)
+        + "\n\n## Collapse diagnostics\n\n"
+        + diagnostics_text(results)
+    )
+
+
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = make_parser(
+        __doc__,
+        None,
+        "markdown report, rewritten as results arrive, and a PNG beside it "
+        "(default: results/two_d_<pair>_<targets>.md)",
+    )
     parser.add_argument("--pair", choices=PAIRS, default="figure1")
     parser.add_argument(
         "--targets", nargs="+", default=["two_uniforms"], choices=list(TARGETS)
@@ -220,7 +269,7 @@ def main() -> None:
         default=[1.0],
         help="gaps of the two-uniforms target (1: the paper's figure, 2: its code)",
     )
-    parser.add_argument("--max-iter", type=int, default=300)
+    add_max_iter(parser, 300)
     parser.add_argument(
         "--n-iter-no-change",
         type=int,
@@ -229,56 +278,38 @@ def main() -> None:
         "and keep the best validation epoch's weights)",
     )
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--n-jobs", type=int, default=os.cpu_count() or 1)
+    add_n_jobs(parser, os.cpu_count() or 1)
     parser.add_argument("--resolution", type=int, default=120)
-    parser.add_argument("--output", type=Path, default=None)
     args = parser.parse_args()
-    torch.set_num_threads(1)
+    set_threads(1)  # the figure's scoring runs here, beside nothing else
 
     cases = [
         (t, g)
         for t in args.targets
         for g in (args.gaps if t == "two_uniforms" else [None])
     ]
-    jobs = [(t, g, m) for t, g in cases for m in ("LGF-MAF", "MAF")]
-    start = time.perf_counter()
-    results = Parallel(n_jobs=args.n_jobs)(
-        delayed(fit_one)(t, g, m, args.pair, args) for t, g, m in jobs
-    )
+    # The LGFs first: they take longest, so the MAFs fill the gaps after.
+    jobs = [(t, g, m, args.pair, args) for t, g in cases for m in ("LGF-MAF", "MAF")]
+    # The settings in full, so the command reruns this run even if the
+    # defaults change.
+    command = ["--pair", args.pair, "--targets", *args.targets]
+    if "two_uniforms" in args.targets:
+        command += ["--gaps", *(f"{g:g}" for g in args.gaps)]
+    command += ["--max-iter", str(args.max_iter), "--seed", str(args.seed)]
+    if args.n_iter_no_change:
+        command += ["--n-iter-no-change", str(args.n_iter_no_change)]
+    output = args.output or RESULTS / f"two_d_{args.pair}_{'_'.join(args.targets)}.md"
+    report = ResultFile(output, command_line(__file__, command))
     order = {label(t, g): i for i, (t, g) in enumerate(cases)}
-    results.sort(key=lambda r: (order[r["target"]], r["model"] != "MAF"))
-    command = "python benchmarks/two_d.py " + " ".join(
-        [f"--pair {args.pair}", "--targets " + " ".join(args.targets)]
-        + (["--gaps " + " ".join(f"{g:g}" for g in args.gaps)]
-           if "two_uniforms" in args.targets else [])
-        + [f"--max-iter {args.max_iter}", f"--seed {args.seed}"]
-        + ([f"--n-iter-no-change {args.n_iter_no_change}"]
-           if args.n_iter_no_change else [])
-    )  # fmt: skip
-    text = (
-        f"# MAF versus LGF-MAF on 2-D targets ({args.pair})\n\n"
-        f"Command: `{command}`. {N_TRAIN} train / {N_VALID} validation / "
-        f"{N_TEST} test points drawn afresh; Adam lr 1e-3 constant, batch 1000, "
-        f"{args.max_iter} epochs at most, weights of the best validation epoch "
-        f"kept; LGF test figures are importance-sampling estimates with "
-        f"K={K_TEST}; 'samples in the gap' is the share of {N_GAP_SAMPLES:,} "
-        "model samples whose x1 falls strictly inside the empty band (0 for the "
-        "truth). One torch thread per model, two models at a time on 2 shared "
-        f"cores; total wall time {time.perf_counter() - start:.0f} s.\n\n"
-        + table(results)
-        + "\n\n## Collapse diagnostics\n\n"
-        + diagnostics_text(results)
-    )
-    print(text)
-    output = args.output or (
-        Path(__file__).parent
-        / "results"
-        / f"two_d_{args.pair}_{'_'.join(args.targets)}.md"
-    )
-    output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text(text)
+    results: list[dict[str, Any]] = []
+    for result in in_workers(fit_one, jobs, args.n_jobs):
+        results.append(result)
+        results.sort(key=lambda r: (order[r["target"]], r["model"] != "MAF"))
+        report.clock.log(f"{result['target']}, {result['model']}: done")
+        report.update(render(results, report, args))
+    report.finish(render(results, report, args))
     figure(results, output.with_suffix(".png"), args.resolution)
-    print(f"wrote {output} and {output.with_suffix('.png')}")
+    print(f"wrote {output.with_suffix('.png')}")
 
 
 if __name__ == "__main__":

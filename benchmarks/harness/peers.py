@@ -1,0 +1,78 @@
+"""zuko's flows trained as ``MAFDensity`` trains, the peers of the digits scripts.
+
+``digits.py`` and ``digits_maf_seeds.py`` both compare against zuko's MAF
+(and ``digits.py`` also its NSF) trained by the same rules as ``MAFDensity``,
+so that the comparison is of the models, not of the training loops. zuko is a
+benchmark-only dependency, imported only when a peer is trained.
+``speed.py`` times zuko in its own, simpler loop (no validation split): a
+different protocol.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from typing import Any
+
+import numpy as np
+import torch
+
+
+def fit_zuko(
+    kind: str, X: np.ndarray, seed: int, max_iter: int
+) -> tuple[Any, np.ndarray, np.ndarray, int]:
+    """Train zuko's MAF or NSF (5 transforms x [256, 256]) as ``MAFDensity`` trains.
+
+    Standardised data, a 10% validation split, batch ``max(32, n_train //
+    10)`` (at most 1000), Adam 1e-3; stop after 10 epochs without a 1e-4 gain
+    and keep the best epoch's weights. Returns the flow, the standardisation's
+    location and scale (for :func:`zuko_score`) and the epochs run.
+    """
+    import zuko
+
+    torch.manual_seed(seed)
+    loc, scale = X.mean(0), X.std(0)
+    Z = torch.as_tensor((X - loc) / scale, dtype=torch.float32)
+    order = torch.randperm(len(Z), generator=torch.Generator().manual_seed(seed))
+    n_val = math.ceil(0.1 * len(Z))
+    val, tr = Z[order[:n_val]], Z[order[n_val:]]
+    build = zuko.flows.MAF if kind == "MAF" else zuko.flows.NSF
+    flow = build(X.shape[1], transforms=5, hidden_features=[256, 256])
+    optimiser = torch.optim.Adam(flow.parameters(), lr=1e-3)
+    batch = min(1000, max(32, len(tr) // 10))
+    best, best_state, stale, epochs = -math.inf, None, 0, 0
+    generator = torch.Generator().manual_seed(seed + 1)
+    for _ in range(max_iter):
+        epochs += 1
+        flow.train()
+        perm = torch.randperm(len(tr), generator=generator)
+        for start in range(0, len(tr), batch):
+            loss = -flow().log_prob(tr[perm[start : start + batch]]).mean()
+            optimiser.zero_grad()
+            loss.backward()
+            optimiser.step()
+        flow.eval()
+        with torch.no_grad():
+            score = float(flow().log_prob(val).mean())
+        stale = stale + 1 if score < best + 1e-4 else 0
+        if score > best:
+            best, best_state = score, copy.deepcopy(flow.state_dict())
+        if stale > 10:
+            break
+    flow.load_state_dict(best_state)
+    flow.eval()
+    return flow, loc, scale, epochs
+
+
+def zuko_score(
+    flow: Any, loc: np.ndarray, scale: np.ndarray, X: np.ndarray
+) -> np.ndarray:
+    """Per-row log-density of ``X`` under a flow from :func:`fit_zuko`.
+
+    In the units of ``X``: the log-Jacobian of the standardisation is added
+    back, as ``MAFDensity.score_samples`` does, so the figures compare.
+    """
+    Z = torch.as_tensor((X - loc) / scale, dtype=torch.float32)
+    with torch.no_grad():
+        log_prob = flow().log_prob(Z).double().numpy()
+    return log_prob - np.log(scale).sum()
