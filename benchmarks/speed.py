@@ -68,10 +68,7 @@ from harness import (
 from sklearn_lgf import LGFDensity, MAFDensity
 
 # Rows x importance samples per forward pass, as LGFDensity uses while scoring.
-try:  # the constant is private; fall back to its documented values
-    from sklearn_lgf._lgf import ROW_SAMPLE_BUDGET
-except ImportError:  # pragma: no cover
-    ROW_SAMPLE_BUDGET = {"cpu": 8192, "cuda": 131072}
+from sklearn_lgf.nn.evaluation import ROW_SAMPLE_BUDGET
 
 # Fixed training settings shared by every contender (the protocol).
 BATCH_SIZE = 1000
@@ -511,7 +508,7 @@ def lgf_vs_maf(
     model = est.model_
     z = torch.as_tensor(est._standardise(X_score), dtype=torch.float32)
     tiled = z.repeat_interleave(k, dim=0).to(device)
-    shape = (n * k, model.n_indexed, model.u_features)
+    shape = (n * k, model.n_indexed, model.u_dim)
     noise = torch.randn(shape, generator=torch.Generator().manual_seed(0))
     noise = noise.to(device)
 
@@ -603,7 +600,7 @@ def memory_child(args: argparse.Namespace) -> None:
     est.set_params(n_importance_samples=args.k, device=args.device)
     X = ring_data(args.n, seed=3)
     device = torch.device(args.device)
-    est._model_device()
+    est._model()
     gc.collect()
     reset = False
     if device.type == "cuda":
