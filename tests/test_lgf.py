@@ -1,15 +1,15 @@
 """LGF: the estimate against numerical integration, the bound, the reduction
-to the base flow, the density, determinism and memory-bounded scoring."""
+to the base flow, the density and memory-bounded scoring. The contract shared
+with MAFDensity (a row's score independent of the others, ...) is in
+test_estimator_contract.py."""
 
 from __future__ import annotations
 
 import math
-import warnings
 
 import numpy as np
 import pytest
 import torch
-from sklearn.exceptions import ConvergenceWarning
 
 from sklearn_lgf import LGFDensity
 from sklearn_lgf.nn import (
@@ -30,17 +30,14 @@ OLD_DEFAULT_NETS = {
     "st_hidden_layer_sizes": (10, 10),
 }
 
+# The estimators here stop at a few epochs on purpose.
+pytestmark = pytest.mark.usefixtures("tiny_budget")
+
 
 def bimodal(n, d, seed=0):
     rng = np.random.RandomState(seed)
     centres = np.where(rng.rand(n, 1) < 0.5, -2.0, 2.0)
     return centres + 0.4 * rng.randn(n, d)
-
-
-def fit_quietly(est, X):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        return est.fit(X)
 
 
 def log_joint(layer: LGFLayer, x: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
@@ -67,19 +64,16 @@ def quadrature_log_prob(layer: LGFLayer, x: torch.Tensor) -> torch.Tensor:
 def one_layer(request):
     """A trained one-layer LGF-MAF with u of dimension 1, in float64."""
     d = request.param
-    est = fit_quietly(
-        LGFDensity(
-            n_layers=1,
-            hidden_layer_sizes=(16, 16),
-            u_dim=1,
-            pq_hidden_layer_sizes=(16,),
-            st_hidden_layer_sizes=(8,),
-            max_iter=30,
-            random_state=0,
-            device="cpu",
-        ),  # fmt: skip
-        bimodal(500, d),
-    )
+    est = LGFDensity(
+        n_layers=1,
+        hidden_layer_sizes=(16, 16),
+        u_dim=1,
+        pq_hidden_layer_sizes=(16,),
+        st_hidden_layer_sizes=(8,),
+        max_iter=30,
+        random_state=0,
+        device="cpu",
+    ).fit(bimodal(500, d))
     model = est.model_.double()
     x = torch.as_tensor(est._standardise(bimodal(4, d, seed=1)))
     return model, x
@@ -192,20 +186,17 @@ def test_memory_is_bounded_by_the_row_sample_budget(monkeypatch):
 @pytest.fixture(scope="module")
 def fitted_lgf():
     X = bimodal(1000, 2)
-    est = fit_quietly(
-        LGFDensity(
-            n_layers=3,
-            hidden_layer_sizes=(32, 32),
-            u_dim=1,
-            pq_hidden_layer_sizes=(32,),
-            st_hidden_layer_sizes=(8,),
-            n_importance_samples=50,
-            max_iter=30,
-            random_state=0,
-            device="cpu",
-        ),  # fmt: skip
-        X,
-    )
+    est = LGFDensity(
+        n_layers=3,
+        hidden_layer_sizes=(32, 32),
+        u_dim=1,
+        pq_hidden_layer_sizes=(32,),
+        st_hidden_layer_sizes=(8,),
+        n_importance_samples=50,
+        max_iter=30,
+        random_state=0,
+        device="cpu",
+    ).fit(X)
     return est, X
 
 
@@ -226,18 +217,6 @@ def test_elbo_is_below_the_estimate_and_both_learn(fitted_lgf):
     assert elbo.dtype == np.float64 and elbo.shape == (200,)
     assert (elbo <= estimate + 1e-6).all()
     assert est.loss_curve_[-1] < est.loss_curve_[0] - 0.3
-
-
-def test_score_samples_is_deterministic_per_row(fitted_lgf):
-    est, X = fitted_lgf
-    rows = X[:40]
-    together = est.score_samples(rows)
-    np.testing.assert_array_equal(together, est.score_samples(rows))
-    np.testing.assert_array_equal(together[::-1], est.score_samples(rows[::-1]))
-    alone = np.array([est.score_samples(rows[i : i + 1])[0] for i in range(5)])
-    np.testing.assert_array_equal(alone, together[:5])
-    mixed = est.score_samples(np.vstack([rows[:5], X[500:900]]))
-    np.testing.assert_array_equal(mixed[:5], together[:5])
 
 
 def test_the_number_of_importance_samples_is_used(fitted_lgf):
@@ -276,18 +255,15 @@ def test_sampling_follows_the_generative_process(fitted_lgf):
 )
 def test_variants_fit_and_score(params):
     X = bimodal(200, 3)
-    est = fit_quietly(
-        LGFDensity(
-            n_layers=2,
-            hidden_layer_sizes=(16,),
-            pq_hidden_layer_sizes=(8,),
-            n_importance_samples=8,
-            max_iter=3,
-            random_state=0,
-            **params,
-        ),  # fmt: skip
-        X,
-    )
+    est = LGFDensity(
+        n_layers=2,
+        hidden_layer_sizes=(16,),
+        pq_hidden_layer_sizes=(8,),
+        n_importance_samples=8,
+        max_iter=3,
+        random_state=0,
+        **params,
+    ).fit(X)
     scores = est.score_samples(X)
     assert np.isfinite(scores).all()
     assert (est.elbo(X) <= scores + 1e-6).all()

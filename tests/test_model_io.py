@@ -11,10 +11,13 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from sklearn.exceptions import ConvergenceWarning, NotFittedError
+from sklearn.exceptions import NotFittedError
 
 from sklearn_lgf import LGFDensity, MAFDensity
 from sklearn_lgf.model_io import FORMAT_MARKER, load_model, save_model
+
+# The fits stop at max_iter=3 on purpose.
+pytestmark = pytest.mark.usefixtures("tiny_budget")
 
 TINY = {
     "n_layers": 2,
@@ -37,17 +40,11 @@ def _data(n: int = 300, seed: int = 0) -> np.ndarray:
     return np.column_stack([rng.normal(2.0, 3.0, n), rng.gamma(2.0, 1.0, n)])
 
 
-def _fit(estimator, X):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)  # max_iter=3
-        return estimator.fit(X)
-
-
 @pytest.fixture(scope="module", params=["maf", "lgf"])
 def fitted(request):
     if request.param == "maf":
-        return _fit(MAFDensity(**TINY), _data())
-    return _fit(LGFDensity(**LGF_TINY), _data())
+        return MAFDensity(**TINY).fit(_data())
+    return LGFDensity(**LGF_TINY).fit(_data())
 
 
 FITTED_ATTRIBUTES = [
@@ -108,7 +105,7 @@ def test_load_leaves_global_torch_rng_alone(fitted, tmp_path):
 
 def test_feature_names_round_trip(tmp_path):
     X = pd.DataFrame(_data(), columns=["height", "weight"])
-    maf = _fit(MAFDensity(**TINY), X)
+    maf = MAFDensity(**TINY).fit(X)
     path = tmp_path / "named.pt"
     save_model(maf, path)
     loaded = load_model(path)
@@ -123,7 +120,7 @@ def test_params_are_restored_with_their_types(tmp_path):
     lgf = LGFDensity(
         **{**LGF_TINY, "random_state": np.random.RandomState(3), "batch_size": 64}
     )
-    _fit(lgf, _data())
+    lgf.fit(_data())
     path = tmp_path / "lgf.pt"
     save_model(lgf, path)
     loaded = load_model(path)
@@ -139,7 +136,7 @@ def test_params_are_restored_with_their_types(tmp_path):
 
 
 def test_device_override(tmp_path):
-    maf = _fit(MAFDensity(**{**TINY, "device": torch.device("cpu")}), _data())
+    maf = MAFDensity(**{**TINY, "device": torch.device("cpu")}).fit(_data())
     path = tmp_path / "maf.pt"
     save_model(maf, path)
     assert load_model(path).device == "cpu"
@@ -147,7 +144,7 @@ def test_device_override(tmp_path):
 
 
 def test_overwrite_keeps_file_whole(tmp_path):
-    maf = _fit(MAFDensity(**TINY), _data())
+    maf = MAFDensity(**TINY).fit(_data())
     path = tmp_path / "maf.pt"
     path.write_bytes(b"old content")
     save_model(maf, path)
@@ -250,7 +247,7 @@ def test_corrupted_model_file(fitted, tmp_path):
 
 
 def test_invalid_parameters_are_refused(tmp_path):
-    maf = _fit(MAFDensity(**TINY), _data())
+    maf = MAFDensity(**TINY).fit(_data())
     path = tmp_path / "maf.pt"
     save_model(maf, path)
     payload = torch.load(path, weights_only=True)
@@ -278,7 +275,7 @@ def test_other_torch_files_are_refused(tmp_path, payload, reason):
 
 
 def test_mismatched_weights_are_refused(tmp_path):
-    maf = _fit(MAFDensity(**TINY), _data())
+    maf = MAFDensity(**TINY).fit(_data())
     path = tmp_path / "maf.pt"
     save_model(maf, path)
     payload = torch.load(path, weights_only=True)
@@ -312,7 +309,7 @@ def test_other_estimators_are_refused(tmp_path):
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 def test_cuda_model_round_trip(tmp_path):
     X = _data()
-    lgf = _fit(LGFDensity(**{**LGF_TINY, "device": "cuda"}), X)
+    lgf = LGFDensity(**{**LGF_TINY, "device": "cuda"}).fit(X)
     path = tmp_path / "cuda.pt"
     save_model(lgf, path)
     payload = torch.load(path, map_location="cpu", weights_only=True)

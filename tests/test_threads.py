@@ -3,12 +3,9 @@ leave the global setting as they found it, whatever happens inside."""
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 import pytest
 import torch
-from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils._param_validation import InvalidParameterError
 from threadpoolctl import threadpool_limits
 
@@ -45,18 +42,6 @@ def seen_threads(monkeypatch):
     for name in ("log_prob", "elbo", "validation_log_prob"):
         monkeypatch.setattr(evaluation, name, recorder(getattr(evaluation, name)))
     return seen
-
-
-@pytest.fixture
-def tiny_budget():
-    """The deliberate max_iter warning of these tiny fits (subclasses too)."""
-    with warnings.catch_warnings():
-        warnings.filterwarnings(
-            "ignore",
-            message=r"\w+ reached max_iter=\d+ epochs",
-            category=ConvergenceWarning,
-        )
-        yield
 
 
 @pytest.fixture

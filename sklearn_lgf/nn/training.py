@@ -37,6 +37,9 @@ from .bijections import BatchNorm, calibrate_batch_norms
 from .evaluation import BATCH_NORM_CALIBRATION_ROWS
 from .model import DensityModel
 
+# Seeds the batch-norm calibration's draws of u relative to the training
+# noise's seed (whose +1 the LGF's validation draws use).
+CALIBRATION_SEED_OFFSET = 2
 # As MLPClassifier's learning_rate="adaptive": divide by 5, stop below 1e-6.
 LR_DIVISOR = 5.0
 MIN_ADAPTIVE_LR = 1e-6
@@ -214,11 +217,14 @@ def train(
         return -(loss - score_offset)
 
     def calibrate() -> None:
-        calibration = x_train[:BATCH_NORM_CALIBRATION_ROWS]
-        calibrate_batch_norms(
-            model,
-            lambda: model.training_loss(calibration, noise_generator),
+        # Draws of their own, the same at every calibration: from the training
+        # stream, they would depend on how many epochs ran after the best one,
+        # and the restored best model would not be the best epoch's model.
+        draws = torch.Generator(device=noise_generator.device).manual_seed(
+            noise_generator.initial_seed() + CALIBRATION_SEED_OFFSET
         )
+        calibration = x_train[:BATCH_NORM_CALIBRATION_ROWS]
+        calibrate_batch_norms(model, lambda: model.training_loss(calibration, draws))
 
     loss_curve: list[float] = []
     scores: list[float] = []
