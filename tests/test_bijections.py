@@ -21,6 +21,7 @@ from sklearn_lgf.nn import (
     Reverse,
     build_flow,
 )
+from sklearn_lgf.nn.splines import MaskedSplineAutoregressive, SplineCoupling
 
 U_DIM = 2
 
@@ -79,6 +80,25 @@ BIJECTIONS: dict[str, tuple[Callable[[int], torch.nn.Module], bool]] = {
                 MaskedAffineAutoregressive(d, (8,), context_features=U_DIM),
             ]
         ),
+        True,
+    ),
+    "spline_maf": (lambda d: MaskedSplineAutoregressive(d, (16, 16)), False),
+    # A bound of 2 puts some of the inputs (drawn from [-3, 3]) in the tails.
+    "spline_maf_narrow": (
+        lambda d: MaskedSplineAutoregressive(d, (3,), n_bins=4, tail_bound=2.0),
+        False,
+    ),
+    "spline_coupling_even": (lambda d: SplineCoupling(d, (16,), parity=0), False),
+    "spline_coupling_odd": (
+        lambda d: SplineCoupling(d, (16,), parity=1, tail_bound=2.0),
+        False,
+    ),
+    "spline_maf_conditioned_on_u": (
+        lambda d: MaskedSplineAutoregressive(d, (16,), context_features=U_DIM),
+        True,
+    ),
+    "spline_coupling_conditioned_on_u": (
+        lambda d: SplineCoupling(d, (16,), parity=1, context_features=U_DIM),
         True,
     ),
 }
