@@ -34,6 +34,7 @@ from ._standardise import (
 )
 from ._threads import resolve_threads, torch_threads
 from .nn import DensityModel, MonteCarlo, evaluation
+from .nn.flow import BASES
 from .nn.training import (
     TrainingConfig,
     TrainingDiverged,
@@ -121,7 +122,9 @@ class BaseFlowDensity(DensityMixin, BaseEstimator, metaclass=ABCMeta):
             "array-like",
             Interval(Integral, 1, None, closed="left"),
         ],
-        "base": [StrOptions({"made", "coupling"})],
+        "base": [StrOptions(set(BASES))],
+        "n_bins": [Interval(Integral, 1, None, closed="left")],
+        "tail_bound": [Interval(Real, 0, None, closed="neither")],
         "batch_norm": ["boolean"],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
         "batch_size": [

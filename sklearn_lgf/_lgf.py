@@ -41,10 +41,21 @@ class LGFDensity(BaseFlowDensity):
         Hidden widths of each base step's conditioner (MADE or coupling MLP).
         Small on purpose: the index ``u`` carries much of the model, and
         wider base steps overfit sooner (see Notes).
-    base : {"made", "coupling"}, default="made"
+    base : {"made", "coupling", "spline", "spline-coupling"}, default="made"
         The base step ``g``: a MADE affine autoregressive step (LGF-MAF, with
-        the order reversed between layers) or an affine coupling step
-        (LGF-RealNVP, alternating masks).
+        the order reversed between layers), an affine coupling step
+        (LGF-RealNVP, alternating masks), or a monotonic rational-quadratic
+        spline step with a MADE (``"spline"``) or coupling
+        (``"spline-coupling"``) conditioner: an LGF over a neural spline flow
+        (LGF-NSF), the indexed affine map on top of each spline step.
+    n_bins : int, default=8
+        Bins ``K`` of each rational-quadratic spline (``base="spline"`` or
+        ``"spline-coupling"``; unused otherwise). A spline step's conditioner
+        gives ``3 K - 1`` numbers per feature.
+    tail_bound : float, default=3.0
+        Each spline maps ``[-tail_bound, tail_bound]`` onto itself and is the
+        identity outside, in the standardised units the model works in (as
+        in the neural spline flow authors' code for standardised data).
     u_dim : int, default=4
         Dimension of the index ``u`` of each layer.
     pq_hidden_layer_sizes : tuple of int, default=(128, 128)
@@ -247,6 +258,8 @@ class LGFDensity(BaseFlowDensity):
         hidden_layer_sizes: tuple[int, ...] = (32, 32),
         *,
         base: str = "made",
+        n_bins: int = 8,
+        tail_bound: float = 3.0,
         u_dim: int = 4,
         pq_hidden_layer_sizes: tuple[int, ...] = (128, 128),
         st_hidden_layer_sizes: tuple[int, ...] = (128, 128),
@@ -273,6 +286,8 @@ class LGFDensity(BaseFlowDensity):
         self.n_layers = n_layers
         self.hidden_layer_sizes = hidden_layer_sizes
         self.base = base
+        self.n_bins = n_bins
+        self.tail_bound = tail_bound
         self.u_dim = u_dim
         self.pq_hidden_layer_sizes = pq_hidden_layer_sizes
         self.st_hidden_layer_sizes = st_hidden_layer_sizes
@@ -307,6 +322,8 @@ class LGFDensity(BaseFlowDensity):
             self.n_layers,
             layer_sizes(self.hidden_layer_sizes),
             base=self.base,
+            n_bins=self.n_bins,
+            tail_bound=self.tail_bound,
             u_dim=self.u_dim,
             pq_hidden_layer_sizes=layer_sizes(self.pq_hidden_layer_sizes),
             st_hidden_layer_sizes=layer_sizes(self.st_hidden_layer_sizes),

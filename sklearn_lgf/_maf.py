@@ -26,8 +26,20 @@ class MAFDensity(BaseFlowDensity):
     hidden_layer_sizes : tuple of int, default=(100, 100)
         Hidden widths of each step's conditioner (MADE or coupling MLP).
         Widths below ``n_features`` are allowed; the masks stay autoregressive.
-    base : {"made", "coupling"}, default="made"
-        ``"made"`` gives a MAF; ``"coupling"`` a RealNVP with alternating masks.
+    base : {"made", "coupling", "spline", "spline-coupling"}, default="made"
+        The flow step. ``"made"`` gives a MAF; ``"coupling"`` a RealNVP with
+        alternating masks; ``"spline"`` a neural spline flow (Durkan et al.,
+        2019): monotonic rational-quadratic splines with a MADE conditioner,
+        more flexible per step than an affine map; ``"spline-coupling"`` the
+        same splines with coupling conditioners (faster to sample).
+    n_bins : int, default=8
+        Bins ``K`` of each rational-quadratic spline (``base="spline"`` or
+        ``"spline-coupling"``; unused otherwise). A spline step's conditioner
+        gives ``3 K - 1`` numbers per feature.
+    tail_bound : float, default=3.0
+        Each spline maps ``[-tail_bound, tail_bound]`` onto itself and is the
+        identity outside, in the standardised units the model works in (as
+        in the neural spline flow authors' code for standardised data).
     batch_norm : bool, default=False
         Batch normalisation between steps. Its evaluation statistics are set
         from the whole training set once training ends.
@@ -175,6 +187,8 @@ class MAFDensity(BaseFlowDensity):
         hidden_layer_sizes: tuple[int, ...] = (100, 100),
         *,
         base: str = "made",
+        n_bins: int = 8,
+        tail_bound: float = 3.0,
         batch_norm: bool = False,
         max_iter: int = 200,
         batch_size: int | str = "auto",
@@ -194,6 +208,8 @@ class MAFDensity(BaseFlowDensity):
         self.n_layers = n_layers
         self.hidden_layer_sizes = hidden_layer_sizes
         self.base = base
+        self.n_bins = n_bins
+        self.tail_bound = tail_bound
         self.batch_norm = batch_norm
         self.max_iter = max_iter
         self.batch_size = batch_size
@@ -216,5 +232,7 @@ class MAFDensity(BaseFlowDensity):
             self.n_layers,
             layer_sizes(self.hidden_layer_sizes),
             base=self.base,
+            n_bins=self.n_bins,
+            tail_bound=self.tail_bound,
             batch_norm=self.batch_norm,
         )

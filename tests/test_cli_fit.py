@@ -54,6 +54,20 @@ def test_divergence_names_the_flag(data, tmp_path, capsys):
     assert not output.exists()
 
 
+def test_spline_flows_from_the_command_line(data, tmp_path, capsys):
+    output = tmp_path / "nsf.pt"
+    args = ["--base", "spline", "--n-bins", "4", "--max-iter", "2", "--quiet"]
+    assert fit(data, output, *args) == 0
+    model = load_model(output)
+    assert model.get_params()["base"] == "spline"
+    assert model.get_params()["n_bins"] == 4
+    assert main(["score", str(output), str(data), "--quiet"]) == 0
+    capsys.readouterr()
+    assert fit(data, tmp_path / "m.pt", "--n-bins", "4", "--quiet") == 2
+    err = capsys.readouterr().err
+    assert "--n-bins only applies to --base spline or spline-coupling" in err
+
+
 def test_warnings_name_the_flags(data, tmp_path, capsys):
     assert fit(data, tmp_path / "m.pt", "--max-iter", "2", "--quiet") == 0
     err = capsys.readouterr().err

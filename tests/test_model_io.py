@@ -40,11 +40,12 @@ def _data(n: int = 300, seed: int = 0) -> np.ndarray:
     return np.column_stack([rng.normal(2.0, 3.0, n), rng.gamma(2.0, 1.0, n)])
 
 
-@pytest.fixture(scope="module", params=["maf", "lgf"])
+@pytest.fixture(scope="module", params=["maf", "lgf", "maf-spline", "lgf-spline"])
 def fitted(request):
-    if request.param == "maf":
-        return MAFDensity(**TINY).fit(_data())
-    return LGFDensity(**LGF_TINY).fit(_data())
+    spline = {"base": "spline", "n_bins": 5} if "spline" in request.param else {}
+    if request.param.startswith("maf"):
+        return MAFDensity(**TINY, **spline).fit(_data())
+    return LGFDensity(**LGF_TINY, **spline).fit(_data())
 
 
 FITTED_ATTRIBUTES = [

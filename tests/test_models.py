@@ -1,6 +1,7 @@
-"""Every engine model builder, checked the same way (zuko-style): the
-:class:`~sklearn_lgf.nn.DensityModel` interface, shapes, sampling then
-scoring, gradients reaching every parameter, and state-dict round trips."""
+"""Every engine model builder (every base step, flow and LGF), checked the
+same way (zuko-style): the :class:`~sklearn_lgf.nn.DensityModel` interface,
+shapes, sampling then scoring, gradients reaching every parameter, and
+state-dict round trips."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from sklearn_lgf.nn import (
     evaluation,
     train,
 )
+from sklearn_lgf.nn.flow import BASES
 from sklearn_lgf.nn.training import TrainingConfig
 
 FEATURES = 3
@@ -42,12 +44,12 @@ def lgf_builder(base: str, indexing: str, batch_norm: bool):
 BUILDERS = {
     **{
         f"flow-{base}-bn{int(bn)}": flow_builder(base, bn)
-        for base, bn in itertools.product(("made", "coupling"), (False, True))
+        for base, bn in itertools.product(BASES, (False, True))
     },
     **{
         f"lgf-{base}-{indexing}-bn{int(bn)}": lgf_builder(base, indexing, bn)
         for base, indexing, bn in itertools.product(
-            ("made", "coupling"), ("affine", "conditioner"), (False, True)
+            BASES, ("affine", "conditioner"), (False, True)
         )
     },
 }

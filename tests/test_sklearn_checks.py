@@ -29,6 +29,17 @@ ESTIMATORS = [
         n_importance_samples=4,
         **TINY,
     ),
+    MAFDensity(n_layers=2, hidden_layer_sizes=(8,), base="spline", n_bins=4, **TINY),
+    LGFDensity(
+        n_layers=2,
+        hidden_layer_sizes=(8,),
+        base="spline-coupling",
+        n_bins=4,
+        pq_hidden_layer_sizes=(8,),
+        st_hidden_layer_sizes=(4,),
+        n_importance_samples=4,
+        **TINY,
+    ),
     LGFDensity(
         n_layers=2,
         hidden_layer_sizes=(8,),

@@ -39,6 +39,8 @@ def fit_command(args: argparse.Namespace) -> int:
         for option in ("u_dim", "n_importance_samples"):
             if getattr(args, option) is not None:
                 raise CLIError(f"{cli_flag(option)} only applies to --model lgf")
+    if args.n_bins is not None and args.base not in ("spline", "spline-coupling"):
+        raise CLIError("--n-bins only applies to --base spline or spline-coupling")
     table = read_table(args.data)
     if len(table.values) < 2:
         raise CLIError(f"{args.data}: one data row; fitting needs at least 2")

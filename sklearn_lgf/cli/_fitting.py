@@ -24,6 +24,8 @@ from ._tables import Table
 FIT_OPTION_PARAMETERS = {
     "n_layers": "n_layers",
     "hidden_layer_sizes": "hidden_layer_sizes",
+    "base": "base",
+    "n_bins": "n_bins",
     "u_dim": "u_dim",
     "n_importance_samples": "n_importance_samples",
     "max_iter": "max_iter",

@@ -7,6 +7,7 @@ import inspect
 import math
 from typing import Any, TypeAlias
 
+from ..nn.flow import BASES
 from ..presets import PAPER_N_TEST, PAPER_N_TRAIN
 from ._commands import fit_command, sample_command, score_command
 from ._demo import (
@@ -249,6 +250,21 @@ def _add_fit(commands: _Commands) -> None:
         metavar="SIZES",
         help="hidden units of each layer's network, comma-separated, e.g. 64,64 "
         f"(default: {_estimator_default('hidden_layer_sizes')})",
+    )
+    fit.add_argument(
+        "--base",
+        choices=list(BASES),
+        help="the flow step: made (affine, autoregressive), coupling (affine, "
+        "RealNVP), spline (rational-quadratic splines, autoregressive: a neural "
+        "spline flow), spline-coupling "
+        f"(default: {_estimator_default('base')})",
+    )
+    fit.add_argument(
+        "--n-bins",
+        type=_positive_int,
+        metavar="K",
+        help="spline bases only: bins of each spline "
+        f"(default: {_estimator_default('n_bins')})",
     )
     fit.add_argument(
         "--u-dim",

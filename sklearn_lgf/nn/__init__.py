@@ -15,6 +15,11 @@ from .indexed import ConditionalGaussian, IndexedAffine
 from .lgf import LGF, LGFLayer, build_lgf
 from .made import MADE, MaskedAffineAutoregressive, MaskedLinear
 from .model import DensityModel, MonteCarlo
+from .splines import (
+    MaskedSplineAutoregressive,
+    SplineCoupling,
+    rational_quadratic_spline,
+)
 from .training import TrainingConfig, TrainingDiverged, TrainingResult, train
 
 __all__ = [
@@ -33,8 +38,10 @@ __all__ = [
     "LayerDiagnostics",
     "MaskedAffineAutoregressive",
     "MaskedLinear",
+    "MaskedSplineAutoregressive",
     "MonteCarlo",
     "Reverse",
+    "SplineCoupling",
     "TrainingConfig",
     "TrainingDiverged",
     "TrainingResult",
@@ -42,6 +49,7 @@ __all__ = [
     "build_lgf",
     "collapse_diagnostics",
     "evaluation",
+    "rational_quadratic_spline",
     "soft_clamp",
     "standard_normal_log_prob",
     "train",

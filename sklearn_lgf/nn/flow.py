@@ -11,8 +11,17 @@ from .bijections import HALF_LOG_TWO_PI, BatchNorm, Bijection, Compose, Reverse
 from .coupling import AffineCoupling
 from .made import MaskedAffineAutoregressive
 from .model import DensityModel, MonteCarlo
+from .splines import (
+    DEFAULT_BINS,
+    DEFAULT_TAIL_BOUND,
+    MaskedSplineAutoregressive,
+    SplineCoupling,
+)
 
-BASES = ("made", "coupling")
+BASES = ("made", "coupling", "spline", "spline-coupling")
+"""The base steps: affine or rational-quadratic spline transforms, each with
+an autoregressive (MADE) or a coupling conditioner."""
+AUTOREGRESSIVE_BASES = ("made", "spline")
 
 
 def standard_normal_log_prob(z: Tensor) -> Tensor:
@@ -53,15 +62,22 @@ def flow_steps(
     batch_norm: bool = False,
     context_features: int = 0,
     log_scale_bound: float = 5.0,
+    n_bins: int = DEFAULT_BINS,
+    tail_bound: float = DEFAULT_TAIL_BOUND,
 ) -> list[list[Bijection]]:
-    """The steps of a MAF (``base="made"``) or RealNVP (``base="coupling"``).
+    """The steps of a MAF (``base="made"``), a RealNVP (``"coupling"``) or a
+    neural spline flow (``"spline"``: autoregressive, ``"spline-coupling"``).
 
     Returns one list per layer: the layer's main step first, then the batch
-    norm and the order reversal that follow it (none after the last layer).
-    ``context_features`` are extra inputs of every step's conditioner.
+    norm and the order reversal that follow it (none after the last layer);
+    coupling steps alternate their masks instead of reversing the order.
+    ``context_features`` are extra inputs of every step's conditioner;
+    ``n_bins`` and ``tail_bound`` shape the spline steps.
     """
     if base not in BASES:
-        raise ValueError(f"unknown base step {base!r}; use 'made' or 'coupling'")
+        raise ValueError(
+            f"unknown base step {base!r}; use one of {', '.join(map(repr, BASES))}"
+        )
     layers: list[list[Bijection]] = []
     for index in range(n_layers):
         step: Bijection
@@ -69,7 +85,7 @@ def flow_steps(
             step = MaskedAffineAutoregressive(
                 features, hidden_layer_sizes, context_features, log_scale_bound
             )
-        else:
+        elif base == "coupling":
             step = AffineCoupling(
                 features,
                 hidden_layer_sizes,
@@ -77,11 +93,24 @@ def flow_steps(
                 context_features,
                 log_scale_bound,
             )
+        elif base == "spline":
+            step = MaskedSplineAutoregressive(
+                features, hidden_layer_sizes, context_features, n_bins, tail_bound
+            )
+        else:
+            step = SplineCoupling(
+                features,
+                hidden_layer_sizes,
+                index % 2,
+                context_features,
+                n_bins,
+                tail_bound,
+            )
         extras: list[Bijection] = []
         if index < n_layers - 1:
             if batch_norm:
                 extras.append(BatchNorm(features))
-            if base == "made":
+            if base in AUTOREGRESSIVE_BASES:
                 extras.append(Reverse())
         layers.append([step, *extras])
     return layers
@@ -93,10 +122,13 @@ def build_flow(
     hidden_layer_sizes: Sequence[int] = (100, 100),
     *,
     base: str = "made",
+    n_bins: int = DEFAULT_BINS,
+    tail_bound: float = DEFAULT_TAIL_BOUND,
     batch_norm: bool = False,
     log_scale_bound: float = 5.0,
 ) -> Flow:
-    """A MAF or RealNVP with alternating orders/masks between layers.
+    """A MAF, RealNVP or neural spline flow (see :func:`flow_steps`), with
+    alternating orders/masks between layers.
 
     The arguments and defaults are those of :class:`~sklearn_lgf.MAFDensity`.
     """
@@ -107,5 +139,7 @@ def build_flow(
         hidden_layer_sizes,
         batch_norm=batch_norm,
         log_scale_bound=log_scale_bound,
+        n_bins=n_bins,
+        tail_bound=tail_bound,
     )
     return Flow(Compose([s for layer in steps for s in layer]), features)

@@ -21,6 +21,7 @@ from .evaluation import row_sample_budget
 from .flow import flow_steps, standard_normal_log_prob
 from .indexed import ConditionalGaussian, IndexedAffine, gaussian_log_prob_of_noise
 from .model import DensityModel, MonteCarlo
+from .splines import DEFAULT_BINS, DEFAULT_TAIL_BOUND
 
 INDEXINGS = ("affine", "conditioner")
 
@@ -276,6 +277,8 @@ def build_lgf(
     hidden_layer_sizes: Sequence[int] = (32, 32),
     *,
     base: str = "made",
+    n_bins: int = DEFAULT_BINS,
+    tail_bound: float = DEFAULT_TAIL_BOUND,
     u_dim: int = 4,
     pq_hidden_layer_sizes: Sequence[int] = (128, 128),
     st_hidden_layer_sizes: Sequence[int] = (128, 128),
@@ -283,7 +286,8 @@ def build_lgf(
     batch_norm: bool = False,
     log_scale_bound: float = 5.0,
 ) -> LGF:
-    """An LGF-MAF (``base="made"``) or LGF-RealNVP (``base="coupling"``).
+    """An LGF-MAF (``base="made"``), LGF-RealNVP (``"coupling"``) or LGF-NSF
+    (``"spline"`` or ``"spline-coupling"``); see :func:`~.flow.flow_steps`.
 
     The arguments and defaults are those of :class:`~sklearn_lgf.LGFDensity`.
     ``indexing="affine"``: ``G(x; u) = s(u) * g(x) + t(u)`` with ``s`` and
@@ -304,6 +308,8 @@ def build_lgf(
         batch_norm=batch_norm,
         context_features=u_dim if concat_u else 0,
         log_scale_bound=log_scale_bound,
+        n_bins=n_bins,
+        tail_bound=tail_bound,
     )
     layers: list[nn.Module] = []
     for step, *extras in steps:
