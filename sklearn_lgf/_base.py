@@ -458,7 +458,8 @@ class BaseFlowDensity(DensityMixin, BaseEstimator, metaclass=ABCMeta):
         what: str,
     ) -> np.ndarray:
         """``estimate(model, rows)`` (an :mod:`~sklearn_lgf.nn.evaluation`
-        function) of the standardised rows of ``X``, in the units of ``X``.
+        function) of the standardised rows of ``X``, as float64, in the
+        standardised units (see :meth:`_log_det_correction`).
 
         Runs with the estimator's threads and, with ``verbose``, a progress bar
         advancing by segments of whole scoring chunks (a row's value does not
@@ -470,35 +471,44 @@ class BaseFlowDensity(DensityMixin, BaseEstimator, metaclass=ABCMeta):
         with self._threads(pass_rows):
             bar = rows_bar(type(self).__name__, what, len(x), self.verbose)
             if bar is None:
-                return self._to_log_density(estimate(model, x))
+                return estimate(model, x).double().cpu().numpy()
             with bar:
                 segment = chunk * max(1, SCORE_SEGMENT_MODEL_ROWS // pass_rows)
                 parts = []
                 for start in range(0, len(x), segment):
                     parts.append(estimate(model, x[start : start + segment]))
                     bar.update(len(parts[-1]))
-                return self._to_log_density(torch.cat(parts))
-
-    def _to_log_density(self, log_prob: torch.Tensor) -> np.ndarray:
-        """Standardised-space log-densities as float64 in the units of ``X``."""
-        return log_prob.double().cpu().numpy() + self._log_det_correction()
+                return torch.cat(parts).double().cpu().numpy()
 
     # -------------------------------------------------------------- scoring
-    def score_samples(self, X: Any) -> np.ndarray:
+    def score_samples(
+        self, X: Any, return_std: bool = False
+    ) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
         """Log-density of each sample, in the units of ``X``.
 
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
             Points to evaluate.
+        return_std : bool, default=False
+            Also return each row's Monte Carlo standard error (as
+            ``GaussianProcessRegressor.predict`` returns its ``std``).
 
         Returns
         -------
         log_density : ndarray of shape (n_samples,), dtype float64
             ``log p(x)`` for each row. A row's value does not depend on the
             other rows passed with it.
+        std : ndarray of shape (n_samples,), dtype float64
+            Only with ``return_std``: the standard error of each row's
+            ``log_density`` over the draws of an estimate (0 where the
+            log-density is exact). See Notes of the estimator.
         """
-        return self._score_rows(X, evaluation.log_prob, "score_samples")
+        if not return_std:
+            log_prob = self._score_rows(X, evaluation.log_prob, "score_samples")
+            return log_prob + self._log_det_correction()
+        values = self._score_rows(X, evaluation.log_prob_and_std, "score_samples")
+        return values[:, 0] + self._log_det_correction(), values[:, 1]
 
     def score(self, X: Any, y: Any = None) -> float:
         """Mean log-likelihood of ``X`` (a Python float; higher is better).

@@ -268,3 +268,20 @@ def test_variants_fit_and_score(params):
     assert np.isfinite(scores).all()
     assert (est.elbo(X) <= scores + 1e-6).all()
     assert est.loss_curve_[-1] < est.loss_curve_[0]
+
+
+def test_score_samples_with_its_standard_error(fitted_lgf):
+    est, X = fitted_lgf
+    rows = X[:300]
+    values, std = est.score_samples(rows, return_std=True)
+    np.testing.assert_array_equal(values, est.score_samples(rows))
+    assert std.shape == (300,) and std.dtype == np.float64 and (std >= 0).all()
+    # Four times the draws: about half the error (1 / sqrt(K)).
+    k = est.n_importance_samples
+    try:
+        _, std_more = est.set_params(n_importance_samples=4 * k).score_samples(
+            rows, return_std=True
+        )
+    finally:
+        est.set_params(n_importance_samples=k)
+    assert 0.35 < np.median(std_more / std) < 0.7

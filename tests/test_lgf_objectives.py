@@ -183,3 +183,43 @@ def test_estimator_reports_collapse_diagnostics(tiny_budget):
         lgf.collapse_diagnostics(X, n_draws=0)
     with pytest.raises(ValueError, match="features"):
         lgf.collapse_diagnostics(X[:, :1])
+
+
+def test_the_standard_error_matches_the_spread_over_draws():
+    """Where the weights have a finite variance (a posterior wider than the
+    true one), the delta-method error of one bank predicts how much the
+    estimate moves from bank to bank; its first column is log_prob itself."""
+    model = small_lgf(seed=5)
+    with torch.no_grad():
+        for layer in model.layers:
+            if isinstance(layer, LGFLayer):
+                bias = layer.posterior.net[-1].bias
+                bias[bias.shape[0] // 2 :] += 1.0  # the log-std half
+        x = model.sample(8, torch.Generator().manual_seed(0))
+        estimates, errors = [], []
+        for seed in range(150):
+            bank = torch.randn(
+                400,
+                model.n_indexed,
+                1,
+                generator=torch.Generator().manual_seed(seed),
+                dtype=torch.float64,
+            )
+            both = model.log_prob_and_std(x, bank, max_row_samples=300)
+            same = model.log_prob(x, bank, max_row_samples=300)
+            assert torch.equal(both[:, 0], same)
+            estimates.append(both[:, 0])
+            errors.append(both[:, 1])
+    ratio = torch.stack(errors).mean(0) / torch.stack(estimates).std(0)
+    assert 0.8 < float(ratio.median()) < 1.25, ratio
+    # Optimistic, never wildly off, for these heavier-tailed rows.
+    assert (ratio > 0.4).all() and (ratio < 1.5).all(), ratio
+
+
+def test_the_standard_error_is_zero_where_the_estimate_is_exact():
+    model = collapse(small_lgf(seed=6))
+    x = torch.randn(5, 2, dtype=torch.float64)
+    noise = torch.randn(30, model.n_indexed, 1, dtype=torch.float64)
+    with torch.no_grad():
+        error = model.log_prob_and_std(x, noise)[:, 1]
+    torch.testing.assert_close(error, torch.zeros(5, dtype=x.dtype), atol=1e-6, rtol=0)

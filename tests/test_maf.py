@@ -208,3 +208,10 @@ def test_fit_does_not_modify_the_input():
     before = X.copy()
     MAFDensity(n_layers=1, hidden_layer_sizes=(4,), max_iter=2).fit(X)
     np.testing.assert_array_equal(X, before)
+
+
+def test_an_exact_density_has_no_standard_error(fitted_maf):
+    maf, X = fitted_maf
+    values, std = maf.score_samples(X[:50], return_std=True)
+    np.testing.assert_array_equal(values, maf.score_samples(X[:50]))
+    np.testing.assert_array_equal(std, np.zeros(50))

@@ -80,6 +80,12 @@ def log_prob(model: DensityModel, x: Tensor) -> Tensor:
     return map_fixed_chunks(model.log_prob, x, scoring_layout(model, x.device)[0])
 
 
+def log_prob_and_std(model: DensityModel, x: Tensor) -> Tensor:
+    """``model.log_prob_and_std`` of every row, in fixed-shape chunks: ``(n, 2)``."""
+    rows = scoring_layout(model, x.device)[0]
+    return map_fixed_chunks(model.log_prob_and_std, x, rows)
+
+
 def elbo(model: DensityModel, x: Tensor) -> Tensor:
     """``model.elbo`` of every row, in fixed-shape chunks."""
     return map_fixed_chunks(model.elbo, x, scoring_layout(model, x.device)[0])

@@ -63,6 +63,12 @@ class DensityModel(nn.Module, metaclass=ABCMeta):
         """A lower bound of ``log p(x)`` per row (exact flows: ``log p(x)``)."""
         return self.log_prob(x, noise)
 
+    def log_prob_and_std(self, x: Tensor, noise: Tensor | None = None) -> Tensor:
+        """:meth:`log_prob` and its Monte Carlo standard error per row, as
+        ``(n, 2)`` (exact models: an error of 0)."""
+        log_prob = self.log_prob(x, noise)
+        return torch.stack([log_prob, torch.zeros_like(log_prob)], dim=1)
+
     def validation_log_prob(self, x: Tensor) -> Tensor:
         """``log p(x)`` per row as early stopping should see it (an estimate
         whose errors are independent across rows, for models that estimate)."""
