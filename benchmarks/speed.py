@@ -72,6 +72,8 @@ from sklearn_lgf import LGFDensity, MAFDensity
 # Rows x importance samples per forward pass, as LGFDensity uses while scoring.
 from sklearn_lgf.nn.evaluation import ROW_SAMPLE_BUDGET
 
+# zuko NSF's tail bound, given to MAFDensity(base="spline") in section E.
+ZUKO_TAIL_BOUND = 5.0
 # Fixed training settings shared by every contender (the protocol).
 BATCH_SIZE = 1000
 LEARNING_RATE = 1e-3
@@ -234,10 +236,13 @@ def configs(quick: bool, device: torch.device) -> list[FlowConfig]:
 def maf_estimator(
     cfg: FlowConfig, epochs: int, device: str, base: str = "made"
 ) -> MAFDensity:
+    # zuko's NSF bound, so that the two splines are the same function class.
+    spline = {"tail_bound": ZUKO_TAIL_BOUND} if base == "spline" else {}
     return MAFDensity(
         n_layers=cfg.n_layers,
         hidden_layer_sizes=cfg.hidden,
         base=base,
+        **spline,
         max_iter=epochs,
         device=device,
         random_state=0,
