@@ -63,6 +63,10 @@ def test_spline_flows_from_the_command_line(data, tmp_path, capsys):
     assert model.get_params()["n_bins"] == 4
     assert main(["score", str(output), str(data), "--quiet"]) == 0
     capsys.readouterr()
+    scores = tmp_path / "scores.csv"
+    assert main(["score", str(output), str(data), "--std", "-o", str(scores)]) == 0
+    table = pd.read_csv(scores)
+    assert list(table.columns) == ["log_density", "std"] and (table["std"] == 0).all()
     assert fit(data, tmp_path / "m.pt", "--n-bins", "4", "--quiet") == 2
     err = capsys.readouterr().err
     assert "--n-bins only applies to --base spline or spline-coupling" in err
@@ -147,3 +151,19 @@ def test_threads_option_is_used_and_not_saved(data, tmp_path, monkeypatch):
     assert fit(data, output, "--max-iter", "1", "--threads", "2", "--quiet") == 0
     assert set(seen) == {2} and torch.get_num_threads() == before
     assert load_model(output).n_threads == "auto"
+
+
+def test_score_std_of_an_lgf(data, tmp_path, capsys):
+    model = tmp_path / "lgf.pt"
+    fit_args = ["--max-iter", "2", "--n-importance-samples", "8", "--quiet"]
+    command = ["fit", str(data), "--model", "lgf", *TINY, *fit_args, "-o", str(model)]
+    assert main(command) == 0
+    scores = tmp_path / "scores.csv"
+    assert main(["score", str(model), str(data), "--std", "-o", str(scores)]) == 0
+    table = pd.read_csv(scores)
+    assert (table["std"] > 0).all() and np.isfinite(table["log_density"]).all()
+    log_p, std = load_model(model).score_samples(
+        pd.read_csv(data), return_std=True
+    )
+    np.testing.assert_allclose(table["log_density"], log_p, rtol=1e-6)
+    np.testing.assert_allclose(table["std"], std, rtol=1e-6)

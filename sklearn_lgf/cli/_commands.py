@@ -90,7 +90,10 @@ def score_command(args: argparse.Namespace) -> int:
         check_writable(args.output)
     with reported_warnings():
         try:
-            log_density = model.score_samples(table.values)
+            if args.std:
+                log_density, std = model.score_samples(table.values, return_std=True)
+            else:
+                log_density = model.score_samples(table.values)
         except ValueError as error:  # e.g. an unavailable device
             raise CLIError(f"cannot score with {args.model_file}: {error}") from None
         # Raised inside, so that the overflow warnings behind it are dropped.
@@ -102,8 +105,12 @@ def score_command(args: argparse.Namespace) -> int:
                 f"number ({len(bad)} row{'s' * (len(bad) != 1)} in all): extreme "
                 "values, or a model with non-finite weights"
             )
-    header = None if args.output is None else ["log_density"]
-    write_text(args.output, csv_text(header, log_density))
+    if args.std:
+        header = None if args.output is None else ["log_density", "std"]
+        write_text(args.output, csv_text(header, np.column_stack([log_density, std])))
+    else:
+        header = None if args.output is None else ["log_density"]
+        write_text(args.output, csv_text(header, log_density))
     return SUCCESS
 
 

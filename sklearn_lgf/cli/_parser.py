@@ -344,6 +344,12 @@ def _add_score(commands: _Commands) -> None:
         "set by fit --n-importance-samples)",
     )
     score.add_argument(
+        "--std",
+        action="store_true",
+        help="also each row's standard error over the importance samples, as a "
+        "second column (std); 0 for a MAF, whose log-density is exact",
+    )
+    score.add_argument(
         "--device",
         metavar="D",
         help="cpu, cuda, ... (default: the device saved with the model)",
