@@ -162,8 +162,6 @@ def test_score_std_of_an_lgf(data, tmp_path, capsys):
     assert main(["score", str(model), str(data), "--std", "-o", str(scores)]) == 0
     table = pd.read_csv(scores)
     assert (table["std"] > 0).all() and np.isfinite(table["log_density"]).all()
-    log_p, std = load_model(model).score_samples(
-        pd.read_csv(data), return_std=True
-    )
+    log_p, std = load_model(model).score_samples(pd.read_csv(data), return_std=True)
     np.testing.assert_allclose(table["log_density"], log_p, rtol=1e-6)
     np.testing.assert_allclose(table["std"], std, rtol=1e-6)
