@@ -120,6 +120,7 @@ MAF_PARAMS: dict[str, Any] = {
     "learning_rate": "adaptive",
 }
 LGF_PARAMS: dict[str, Any] = {
+    "base": "made",
     "n_layers": 5,
     "hidden_layer_sizes": (64, 64),
     "u_dim": 2,

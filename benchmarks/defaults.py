@@ -57,6 +57,7 @@ from sklearn_lgf import LGFDensity, MAFDensity
 from sklearn_lgf.datasets import make_two_uniforms, two_uniforms_log_density
 
 PREVIOUS_LGF_DEFAULTS = {
+    "base": "made",
     "n_layers": 5,
     "hidden_layer_sizes": (100, 100),
     "u_dim": 2,

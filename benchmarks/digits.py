@@ -113,7 +113,7 @@ MAF_CANDIDATES: list[dict[str, Any]] = [
 _LGF_HEADS = {"pq_hidden_layer_sizes": (128, 128), "st_hidden_layer_sizes": (128, 128)}
 LGF_CANDIDATES: list[dict[str, Any]] = [
     {"n_layers": 5, "hidden_layer_sizes": (32, 32), "u_dim": 4, **_LGF_HEADS,
-     "n_elbo_samples": 4},  # the package's defaults
+     "n_elbo_samples": 4},  # the affine LGF's defaults
     {"n_layers": 5, "hidden_layer_sizes": (32, 32), "u_dim": 8, **_LGF_HEADS,
      "n_elbo_samples": 4},
     {"n_layers": 5, "hidden_layer_sizes": (16, 16), "u_dim": 8, **_LGF_HEADS,
@@ -125,6 +125,8 @@ LGF_CANDIDATES: list[dict[str, Any]] = [
     {"n_layers": 5, "hidden_layer_sizes": (16, 16), "u_dim": 8, **_LGF_HEADS,
      "n_elbo_samples": 4, "alpha": 1.0},
 ]  # fmt: skip
+# The affine family, explicitly: LGFDensity's default base is the spline.
+LGF_CANDIDATES = [{"base": "made", **params} for params in LGF_CANDIDATES]
 # Spline bases: zuko's NSF architecture (5 x [256, 256], 8 bins), with the
 # two tail bounds in use (the authors' NSF code: 3; zuko: 5).
 NSF_CANDIDATES: list[dict[str, Any]] = [

@@ -28,6 +28,7 @@ TINY = {
 }
 LGF_TINY = {
     **TINY,
+    "base": "made",
     "u_dim": 1,
     "pq_hidden_layer_sizes": (8, 8),
     "st_hidden_layer_sizes": (4,),
@@ -45,7 +46,7 @@ def fitted(request):
     spline = {"base": "spline", "n_bins": 5} if "spline" in request.param else {}
     if request.param.startswith("maf"):
         return MAFDensity(**TINY, **spline).fit(_data())
-    return LGFDensity(**LGF_TINY, **spline).fit(_data())
+    return LGFDensity(**{**LGF_TINY, **spline}).fit(_data())
 
 
 FITTED_ATTRIBUTES = [

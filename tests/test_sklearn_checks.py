@@ -24,6 +24,7 @@ ESTIMATORS = [
     LGFDensity(
         n_layers=2,
         hidden_layer_sizes=(8,),
+        base="made",
         pq_hidden_layer_sizes=(8,),
         st_hidden_layer_sizes=(4,),
         n_importance_samples=4,

@@ -311,7 +311,7 @@ def build_lgf(
     n_layers: int = 5,
     hidden_layer_sizes: Sequence[int] = (32, 32),
     *,
-    base: str = "made",
+    base: str = "spline",
     n_bins: int = DEFAULT_BINS,
     tail_bound: float = DEFAULT_TAIL_BOUND,
     u_dim: int = 4,
