@@ -70,6 +70,11 @@ def test_spline_flows_from_the_command_line(data, tmp_path, capsys):
     assert fit(data, tmp_path / "m.pt", "--n-bins", "4", "--quiet") == 2
     err = capsys.readouterr().err
     assert "--n-bins only applies to --base spline or spline-coupling" in err
+    assert "(the maf model's base is made)" in err
+    # LGFDensity's default base is the spline: --n-bins alone applies.
+    lgf = ["--model", "lgf", *TINY, "--n-bins", "4", "--max-iter", "1", "--quiet"]
+    assert main(["fit", str(data), *lgf, "-o", str(tmp_path / "lgf.pt")]) == 0
+    assert load_model(tmp_path / "lgf.pt").get_params()["n_bins"] == 4
 
 
 def test_warnings_name_the_flags(data, tmp_path, capsys):

@@ -39,8 +39,13 @@ def fit_command(args: argparse.Namespace) -> int:
         for option in ("u_dim", "n_importance_samples"):
             if getattr(args, option) is not None:
                 raise CLIError(f"{cli_flag(option)} only applies to --model lgf")
-    if args.n_bins is not None and args.base not in ("spline", "spline-coupling"):
-        raise CLIError("--n-bins only applies to --base spline or spline-coupling")
+    estimator_class = LGFDensity if args.model == "lgf" else MAFDensity
+    base = args.base or estimator_class().base
+    if args.n_bins is not None and base not in ("spline", "spline-coupling"):
+        raise CLIError(
+            f"--n-bins only applies to --base spline or spline-coupling (the "
+            f"{args.model} model's base is {base})"
+        )
     table = read_table(args.data)
     if len(table.values) < 2:
         raise CLIError(f"{args.data}: one data row; fitting needs at least 2")
@@ -50,7 +55,7 @@ def fit_command(args: argparse.Namespace) -> int:
         value = getattr(args, option, None)
         if value is not None:
             params[name] = value
-    estimator: Any = (LGFDensity if args.model == "lgf" else MAFDensity)(**params)
+    estimator: Any = estimator_class(**params)
     X = table.values
     if not args.quiet:
         print(
