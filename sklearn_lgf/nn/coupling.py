@@ -11,6 +11,14 @@ from .bijections import Bijection, soft_clamp
 from .mlp import mlp
 
 
+def parity_split(features: int, parity: int) -> tuple[Tensor, Tensor]:
+    """Indices of the features a coupling step keeps (index parity
+    ``parity``) and of those it changes; alternating ``parity`` between
+    steps lets every feature be changed."""
+    index = torch.arange(features)
+    return index[index % 2 == parity], index[index % 2 != parity]
+
+
 class AffineCoupling(Bijection):
     """Features of one parity pass through; the others get an affine map.
 
@@ -32,9 +40,9 @@ class AffineCoupling(Bijection):
         log_scale_bound: float = 5.0,
     ) -> None:
         super().__init__()
-        index = torch.arange(features)
-        self.register_buffer("kept", index[index % 2 == parity])
-        self.register_buffer("changed", index[index % 2 != parity])
+        kept, changed = parity_split(features, parity)
+        self.register_buffer("kept", kept)
+        self.register_buffer("changed", changed)
         self.log_scale_bound = log_scale_bound
         self.conditioner = mlp(
             len(self.kept) + context_features,

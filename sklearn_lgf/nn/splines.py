@@ -27,6 +27,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from .bijections import Bijection
+from .coupling import parity_split
 from .made import MADE
 from .mlp import mlp
 
@@ -323,9 +324,9 @@ class SplineCoupling(Bijection):
         super().__init__()
         if n_bins < 1:
             raise ValueError(f"n_bins must be at least 1, got {n_bins}.")
-        index = torch.arange(features)
-        self.register_buffer("kept", index[index % 2 == parity])
-        self.register_buffer("changed", index[index % 2 != parity])
+        kept, changed = parity_split(features, parity)
+        self.register_buffer("kept", kept)
+        self.register_buffer("changed", changed)
         self.n_bins = n_bins
         self.tail_bound = tail_bound
         self.logit_scale = _logit_scale(hidden_layer_sizes)
