@@ -143,6 +143,50 @@ def test_u_changes_the_bijection():
     assert not torch.allclose(z1, z2)
 
 
+@pytest.mark.parametrize("indexing", ["affine", "conditioner"])
+@pytest.mark.parametrize("row_major", [True, False])
+def test_shared_work_between_draws_is_exact(indexing, row_major):
+    """Running the u-independent work once per row, and the p networks as one
+    batched network, changes neither log w nor its gradient (float64)."""
+    torch.manual_seed(0)
+    model = build_lgf(
+        3, 3, (8,), u_dim=2, indexing=indexing, batch_norm=True, **OLD_DEFAULT_NETS
+    ).double()
+    model.train()
+    x = torch.randn(4, 3, dtype=torch.float64)
+    draws = 3
+    noise = torch.randn(4 * draws, model.n_indexed, 2, dtype=torch.float64)
+    rows = x.repeat_interleave(draws, 0) if row_major else x.repeat(draws, 1)
+
+    def one_by_one() -> torch.Tensor:
+        """log w with every row repeated and every p network on its own."""
+        z, total, index = rows, rows.new_zeros(rows.shape[0]), 0
+        for layer in model.layers:
+            if isinstance(layer, LGFLayer):
+                z, log_det, u, posterior = layer(z, noise[:, index], True)
+                total = total + log_det + layer.prior.log_prob(u, z) - posterior
+                index += 1
+            else:
+                z, log_det = layer(z)
+                total = total + log_det
+        return total + standard_normal_log_prob(z)
+
+    def gradient(value: torch.Tensor) -> torch.Tensor:
+        grads = torch.autograd.grad(value.sum(), list(model.parameters()))
+        return torch.cat([g.flatten() for g in grads])
+
+    expected = one_by_one()
+    shared = model.log_weights(
+        x, noise, path_gradient=True, draws=draws, row_major=row_major
+    )
+    torch.testing.assert_close(shared, expected, rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(
+        gradient(shared), gradient(expected), rtol=1e-10, atol=1e-12
+    )
+    with pytest.raises(ValueError, match="draws each need 12"):
+        model.log_weights(x, noise[:-1], draws=draws)
+
+
 @pytest.mark.parametrize("estimate", ["importance", "elbo"])
 def test_slicing_draws_and_rows_is_exact(estimate):
     """However the rows x draws are split to bound memory, the result is the same."""
@@ -168,9 +212,9 @@ def test_memory_is_bounded_by_the_row_sample_budget(monkeypatch):
     seen = []
     original = model.log_weights
 
-    def spy(x, noise):
-        seen.append(x.shape[0])
-        return original(x, noise)
+    def spy(x, noise, *args, **kwargs):
+        seen.append(noise.shape[0])  # one row-sample per draw of u
+        return original(x, noise, *args, **kwargs)
 
     monkeypatch.setattr(model, "log_weights", spy)
     monkeypatch.setitem(evaluation.ROW_SAMPLE_BUDGET, "cpu", 512)

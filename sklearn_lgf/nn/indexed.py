@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 from torch import Tensor, nn
 
 from .activations import Tanh
 from .bijections import HALF_LOG_TWO_PI, Bijection, soft_clamp
-from .mlp import mlp
+from .mlp import TanhMLP, mlp
 
 
 class IndexedAffine(Bijection):
@@ -48,6 +48,19 @@ class IndexedAffine(Bijection):
         g, log_det = self.base(x)
         log_scale, shift = self._log_scale_shift(context)
         return g * log_scale.exp() + shift, log_det + log_scale.sum(-1)
+
+    def forward_expanded(
+        self, x: Tensor, u: Tensor, expand: Callable[[Tensor], Tensor]
+    ) -> tuple[Tensor, Tensor]:
+        """:meth:`forward` at ``expand(x)``, with ``g`` run once per row of ``x``.
+
+        ``g`` does not depend on ``u``: when several draws of ``u`` share a
+        row, ``expand`` copies the row's ``g(x)`` to its draws instead of
+        running the base step on every copy.
+        """
+        g, log_det = self.base(x)
+        log_scale, shift = self._log_scale_shift(u)
+        return expand(g) * log_scale.exp() + shift, expand(log_det) + log_scale.sum(-1)
 
     def inverse(self, z: Tensor, context: Tensor | None = None) -> Tensor:
         if context is None:
@@ -90,6 +103,48 @@ class ConditionalGaussian(nn.Module):
             mean.shape, generator=generator, device=mean.device, dtype=mean.dtype
         )
         return mean + log_std.exp() * eps
+
+
+def stacked_log_prob(
+    gaussians: Sequence[ConditionalGaussian],
+    u: Sequence[Tensor],
+    conditions: Sequence[Tensor],
+) -> Tensor:
+    """``sum_l gaussians[l].log_prob(u[l], conditions[l])`` per row, for
+    Gaussians of one architecture (:func:`same_architecture`).
+
+    They run as one batched network (:meth:`~.mlp.TanhMLP.stacked`), one
+    ``baddbmm`` per depth instead of one matrix product per Gaussian and
+    depth: an LGF's p networks are small, and on the CPU each call costs
+    more than its arithmetic.
+    """
+    first, *others = (g.net for g in gaussians)
+    assert isinstance(first, TanhMLP)
+    h = first.stacked(others, torch.stack(list(conditions)))
+    mean, raw = h.chunk(2, dim=-1)
+    log_std = soft_clamp(raw, gaussians[0].log_std_bound)
+    eps = (torch.stack(list(u)) - mean) * (-log_std).exp()
+    return gaussian_log_prob_of_noise(eps, log_std).sum(0)
+
+
+def same_architecture(gaussians: Sequence[ConditionalGaussian]) -> bool:
+    """Whether the Gaussians' networks differ in their weights only."""
+    if not gaussians:
+        return False
+    first = gaussians[0]
+
+    def layout(g: ConditionalGaussian) -> list[tuple[type, tuple[int, ...]]]:
+        return [
+            (type(m), tuple(m.weight.shape) if isinstance(m, nn.Linear) else ())
+            for m in g.net
+        ]
+
+    return all(
+        isinstance(g.net, TanhMLP)
+        and g.log_std_bound == first.log_std_bound
+        and layout(g) == layout(first)
+        for g in gaussians
+    )
 
 
 def gaussian_log_prob_of_noise(eps: Tensor, log_std: Tensor) -> Tensor:

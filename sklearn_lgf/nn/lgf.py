@@ -19,7 +19,13 @@ from torch import Tensor, nn
 from .bijections import Bijection
 from .evaluation import row_sample_budget
 from .flow import flow_steps, standard_normal_log_prob
-from .indexed import ConditionalGaussian, IndexedAffine, gaussian_log_prob_of_noise
+from .indexed import (
+    ConditionalGaussian,
+    IndexedAffine,
+    gaussian_log_prob_of_noise,
+    same_architecture,
+    stacked_log_prob,
+)
 from .model import DensityModel, MonteCarlo
 from .splines import DEFAULT_BINS, DEFAULT_TAIL_BOUND
 
@@ -48,15 +54,22 @@ class LGFLayer(nn.Module):
         eps: Tensor,
         path_gradient: bool = False,
         on_layer: LayerObserver | None = None,
+        expand: Callable[[Tensor], Tensor] | None = None,
     ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
         """One layer from the data side with ``u ~ q(u | z)`` reparametrised
         by the standard-normal ``eps``.
 
-        Returns the layer's output, ``log|det dG/dz|``, ``log p(u | output)``
-        and ``log q(u | z)``: the layer's terms of ``log w``. See
-        :meth:`LGF.log_weights` for ``path_gradient`` and ``on_layer``.
+        ``expand`` maps each row of ``z`` to its rows of ``eps`` (several
+        draws of ``u`` per row); what does not depend on ``u`` (``q``'s
+        parameters, the base step of an affine indexing) is computed once per
+        row of ``z``. Returns the layer's output, ``log|det dG/dz|``, ``u``
+        and ``log q(u | z)``, one row per row of ``eps``; with the prior's
+        ``log p(u | output)`` (see :meth:`LGF.log_weights`) they are the
+        layer's terms of ``log w``.
         """
         mean, log_std = self.posterior.mean_log_std(z)
+        if expand is not None:
+            mean, log_std = expand(mean), expand(log_std)
         u = mean + log_std.exp() * eps
         if on_layer is not None:
             on_layer(self, mean, log_std, u)
@@ -67,8 +80,13 @@ class LGFLayer(nn.Module):
             )
         else:
             posterior_log_prob = gaussian_log_prob_of_noise(eps, log_std)
-        out, log_det = self.bijection(z, u)
-        return out, log_det, self.prior.log_prob(u, out), posterior_log_prob
+        if expand is None:
+            out, log_det = self.bijection(z, u)
+        elif isinstance(self.bijection, IndexedAffine):
+            out, log_det = self.bijection.forward_expanded(z, u, expand)
+        else:
+            out, log_det = self.bijection(expand(z), u)
+        return out, log_det, u, posterior_log_prob
 
     def inverse(self, z: Tensor, generator: torch.Generator | None = None) -> Tensor:
         """One generative step: ``u ~ p(u | z)``, then ``G^{-1}(z; u)``."""
@@ -91,6 +109,8 @@ class LGF(DensityModel):
         self.features = features
         self.u_dim = u_dim
         self.n_indexed = sum(isinstance(layer, LGFLayer) for layer in layers)
+        self._priors = [m.prior for m in layers if isinstance(m, LGFLayer)]
+        self._stacked_priors = same_architecture(self._priors)
         self.monte_carlo = MonteCarlo()
         self._bank: tuple[tuple[int, int, torch.device], Tensor] | None = None
 
@@ -101,10 +121,20 @@ class LGF(DensityModel):
         noise: Tensor,
         path_gradient: bool = False,
         on_layer: LayerObserver | None = None,
+        *,
+        draws: int = 1,
+        row_major: bool = True,
     ) -> Tensor:
-        """``log p(x, u) - log q(u | x)`` per row, ``u`` reparametrised by ``noise``.
+        """``log p(x, u) - log q(u | x)`` per draw, ``u`` reparametrised by ``noise``.
 
-        ``noise`` has shape ``(rows, n_indexed, u_dim)``, standard normal.
+        ``noise`` has shape ``(rows * draws, n_indexed, u_dim)``, standard
+        normal: ``draws`` draws for each row of ``x``, grouped by row
+        (``row_major``: row 0's draws, then row 1's, ...) or by draw (every
+        row's first draw, then every row's second, ...). The result has one
+        entry per row of ``noise``. Work that does not depend on ``u`` (the
+        layers before the first indexed one, the first ``q`` and an affine
+        indexing's base step) runs once per row of ``x``.
+
         With ``path_gradient`` the density ``q`` is evaluated with its
         parameters detached (Roeder et al. 2017, "sticking the landing"): the
         value is unchanged, and the gradient drops the score term of ``q``,
@@ -112,20 +142,50 @@ class LGF(DensityModel):
         ``on_layer(layer, mean, log_std, u)`` is called at each indexed layer
         with ``q``'s parameters and the drawn ``u`` (for diagnostics).
         """
+        if noise.shape[0] != x.shape[0] * draws:
+            raise ValueError(
+                f"noise has {noise.shape[0]} rows; {x.shape[0]} rows of x with "
+                f"{draws} draws each need {x.shape[0] * draws}"
+            )
+        expand: Callable[[Tensor], Tensor] | None = None
+        if draws > 1:
+            expand = (
+                (lambda t: t.repeat_interleave(draws, dim=0))
+                if row_major
+                else (lambda t: t.repeat(draws, *(1,) * (t.dim() - 1)))
+            )
         z = x
         total = x.new_zeros(x.shape[0])
         index = 0
+        outputs: list[Tensor] = []
+        indices: list[Tensor] = []
         for layer in self.layers:
             if isinstance(layer, LGFLayer):
-                z, log_det, prior, posterior = layer(
-                    z, noise[:, index], path_gradient, on_layer
+                z, log_det, u, posterior = layer(
+                    z, noise[:, index], path_gradient, on_layer, expand
                 )
+                if expand is not None:
+                    total, expand = expand(total), None
                 index += 1
-                total = total + log_det + prior - posterior
+                total = total + log_det - posterior
+                outputs.append(z)
+                indices.append(u)
             else:
                 z, log_det = layer(z)
                 total = total + log_det
+        if expand is not None:  # no indexed layer: nothing was drawn
+            total, z = expand(total), expand(z)
+        if indices:
+            total = total + self._prior_log_prob(indices, outputs)
         return total + standard_normal_log_prob(z)
+
+    def _prior_log_prob(self, u: list[Tensor], outputs: list[Tensor]) -> Tensor:
+        """``sum_l log p_l(u_l | z_l)`` over the indexed layers."""
+        if self._stacked_priors:
+            return stacked_log_prob(self._priors, u, outputs)
+        return torch.stack(
+            [p.log_prob(v, z) for p, v, z in zip(self._priors, u, outputs, strict=True)]
+        ).sum(0)
 
     def tiled_log_weights(self, x: Tensor, noise: Tensor) -> Tensor:
         """``log w`` of every row with each of the ``K`` draws in ``noise``: ``(n, K)``.
@@ -134,8 +194,7 @@ class LGF(DensityModel):
         rows, so a row's weights do not depend on the other rows.
         """
         n, k = x.shape[0], noise.shape[0]
-        rows = x.repeat_interleave(k, dim=0)
-        return self.log_weights(rows, noise.repeat(n, 1, 1)).view(n, k)
+        return self.log_weights(x, noise.repeat(n, 1, 1), draws=k).view(n, k)
 
     def generate(self, z: Tensor, generator: torch.Generator | None = None) -> Tensor:
         for layer in reversed(self.layers):
@@ -153,10 +212,10 @@ class LGF(DensityModel):
         """Negative ELBO averaged over the batch and the
         ``monte_carlo.training_draws`` draws of ``u`` per row."""
         draws = self.monte_carlo.training_draws
-        if draws > 1:
-            x = x.repeat(draws, 1)
-        noise = self._standard_normal(x.shape[0], generator, x)
-        return -self.log_weights(x, noise, self.monte_carlo.path_gradient).mean()
+        noise = self._standard_normal(x.shape[0] * draws, generator, x)
+        return -self.log_weights(
+            x, noise, self.monte_carlo.path_gradient, draws=draws, row_major=False
+        ).mean()
 
     # ------------------------------------------------------------- scoring
     def importance_bank(self, device: torch.device) -> Tensor:
@@ -285,7 +344,7 @@ class LGF(DensityModel):
             for first in range(0, n_draws, k_slice):
                 k = min(k_slice, n_draws - first)
                 noise = self._standard_normal(rows.shape[0] * k, generator, x)
-                log_w = self.log_weights(rows.repeat_interleave(k, dim=0), noise)
+                log_w = self.log_weights(rows, noise, draws=k)
                 part = torch.logsumexp(log_w.view(rows.shape[0], k), dim=1)
                 total = part if total is None else torch.logaddexp(total, part)
             assert total is not None

@@ -42,6 +42,10 @@ from .model import DensityModel
 CALIBRATION_SEED_OFFSET = 2
 # As MLPClassifier's learning_rate="adaptive": divide by 5, stop below 1e-6.
 LR_DIVISOR = 5.0
+FUSED_ADAM_DEVICES = ("cpu", "cuda")
+# Training rows on which a fresh model's untrained loss is measured when
+# there is no validation split (the x_train rows arrive shuffled).
+REFERENCE_ROWS = 4096
 MIN_ADAPTIVE_LR = 1e-6
 # An epoch worse than the best point seen by more than this many nats per
 # sample and feature (and at least EXPLOSION_MIN_NATS) has exploded. Ordinary
@@ -203,17 +207,22 @@ def train(
     optimizer = torch.optim.Adam(
         _parameter_groups(model, config.alpha / batch_size),
         lr=config.learning_rate_init,
+        # One kernel over all parameters instead of about ten small ones per
+        # parameter tensor: an LGF's update fell from 5.4 to 1.4 ms per step.
+        fused=x_train.device.type in FUSED_ADAM_DEVICES,
     )
     margin = explosion_margin(x_train.shape[1])
     use_validation = config.early_stopping and validation is not None
 
-    def criterion_now() -> float:
-        """The stopping criterion of the current weights, as a log-likelihood."""
+    def criterion_now(rows: int | None = None) -> float:
+        """The stopping criterion of the current weights, as a log-likelihood
+        (without validation: on the first ``rows`` training rows, or all)."""
         model.eval()
         if use_validation:
             assert validation is not None
             return validation() + score_offset
-        loss = _mean_training_loss(model, x_train, batch_size, noise_generator)
+        x = x_train if rows is None else x_train[:rows]
+        loss = _mean_training_loss(model, x, batch_size, noise_generator)
         return -(loss - score_offset)
 
     def calibrate() -> None:
@@ -277,7 +286,11 @@ def train(
         )
 
     try:
-        start_value = criterion_now()
+        # A fresh model's starting point is only a reference for divergence,
+        # many nats wide: a sample of rows is enough, where a pass over all of
+        # them cost a third of an epoch. A warm start's is compared with the
+        # end (on the same rows), so it takes them all.
+        start_value = criterion_now(None if config.warm_start else REFERENCE_ROWS)
         if config.warm_start and math.isfinite(start_value):
             best_value, best_state = start_value, start_state
         reference = start_value if math.isfinite(start_value) else -math.inf
