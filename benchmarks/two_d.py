@@ -52,6 +52,10 @@ from sklearn_lgf.presets import PAIRS, paper_pair
 N_TRAIN, N_VALID, N_TEST = 10_000, 1_000, 5_000
 K_TEST = 1000
 N_GAP_SAMPLES = 20_000
+# The paper's Figure 1 MAF had batch norm (its 80,080 parameters);
+# --maf-batch-norm adds it as a third model beside the pair's plain MAF.
+MAF_BN = "MAF+BN"
+MAFS = ("MAF", MAF_BN)
 
 
 def target_data(target: str, gap: float | None, n: int, seed: int) -> np.ndarray:
@@ -80,6 +84,7 @@ def fit_one(
     """Fit one model of the pair on one target; its figures (in a worker process)."""
     X = target_data(target, gap, N_TRAIN + N_VALID, args.seed)
     X_test = target_data(target, gap, N_TEST, args.seed + 1000)
+    model = "MAF" if name == MAF_BN else name
     estimator = paper_pair(
         pair,
         max_iter=args.max_iter,
@@ -90,7 +95,9 @@ def fit_one(
         n_iter_no_change=args.n_iter_no_change or args.max_iter,
         random_state=args.seed,
         device="cpu",
-    )[name]
+    )[model]
+    if name == MAF_BN:
+        estimator.set_params(batch_norm=True)
     if isinstance(estimator, LGFDensity):
         estimator.set_params(n_importance_samples=K_TEST)
     estimator, fit_time = timed_fit(estimator, X)
@@ -130,7 +137,8 @@ def describe(estimator: Any) -> str:
     """The model's architecture in the paper's terms."""
     made = "x".join(str(h) for h in estimator.hidden_layer_sizes)
     if not isinstance(estimator, LGFDensity):
-        return f"{estimator.n_layers} x MADE {made}"
+        norm = ", batch norm between steps" if estimator.batch_norm else ""
+        return f"{estimator.n_layers} x MADE {made}{norm}"
     pq = "x".join(str(h) for h in estimator.pq_hidden_layer_sizes)
     st = "x".join(str(h) for h in estimator.st_hidden_layer_sizes)
     return (
@@ -196,8 +204,9 @@ def figure(results: list[dict[str, Any]], path: Path, resolution: int) -> None:
     import matplotlib.pyplot as plt
 
     targets = list(dict.fromkeys(r["target"] for r in results))
+    columns = 1 + len({r["model"] for r in results})
     fig, axes = plt.subplots(
-        len(targets), 3, figsize=(9, 3 * len(targets)), squeeze=False
+        len(targets), columns, figsize=(3 * columns, 3 * len(targets)), squeeze=False
     )
     for row, target in enumerate(targets):
         runs = {r["model"]: r for r in results if r["target"] == target}
@@ -209,7 +218,8 @@ def figure(results: list[dict[str, Any]], path: Path, resolution: int) -> None:
         grid = np.stack(np.meshgrid(xs, ys), -1).reshape(-1, 2)
         axes[row, 0].scatter(X[:2000, 0], X[:2000, 1], s=1, c="k")
         axes[row, 0].set_title(f"{target}: samples", fontsize=9)
-        for col, name in enumerate(("MAF", "LGF-MAF"), start=1):
+        names = [name for name in (*MAFS, "LGF-MAF") if name in runs]
+        for col, name in enumerate(names, start=1):
             estimator = runs[name]["estimator"]
             if isinstance(estimator, LGFDensity):
                 estimator.set_params(n_importance_samples=100)
@@ -269,6 +279,12 @@ def main() -> None:
         default=[1.0],
         help="gaps of the two-uniforms target (1: the paper's figure, 2: its code)",
     )
+    parser.add_argument(
+        "--maf-batch-norm",
+        action="store_true",
+        help="also fit the pair's MAF with batch norm between its steps, as "
+        "the paper's Figure 1 baseline had",
+    )
     add_max_iter(parser, 300)
     parser.add_argument(
         "--n-iter-no-change",
@@ -289,12 +305,15 @@ def main() -> None:
         for g in (args.gaps if t == "two_uniforms" else [None])
     ]
     # The LGFs first: they take longest, so the MAFs fill the gaps after.
-    jobs = [(t, g, m, args.pair, args) for t, g in cases for m in ("LGF-MAF", "MAF")]
+    models = ["LGF-MAF", "MAF"] + ([MAF_BN] if args.maf_batch_norm else [])
+    jobs = [(t, g, m, args.pair, args) for t, g in cases for m in models]
     # The settings in full, so the command reruns this run even if the
     # defaults change.
     command = ["--pair", args.pair, "--targets", *args.targets]
     if "two_uniforms" in args.targets:
         command += ["--gaps", *(f"{g:g}" for g in args.gaps)]
+    if args.maf_batch_norm:
+        command.append("--maf-batch-norm")
     command += ["--max-iter", str(args.max_iter), "--seed", str(args.seed)]
     if args.n_iter_no_change:
         command += ["--n-iter-no-change", str(args.n_iter_no_change)]
@@ -304,7 +323,9 @@ def main() -> None:
     results: list[dict[str, Any]] = []
     for result in in_workers(fit_one, jobs, args.n_jobs):
         results.append(result)
-        results.sort(key=lambda r: (order[r["target"]], r["model"] != "MAF"))
+        results.sort(
+            key=lambda r: (order[r["target"]], [*MAFS, "LGF-MAF"].index(r["model"]))
+        )
         report.clock.log(f"{result['target']}, {result['model']}: done")
         report.update(render(results, report, args))
     report.finish(render(results, report, args))
