@@ -109,8 +109,6 @@ class LGF(DensityModel):
         self.features = features
         self.u_dim = u_dim
         self.n_indexed = sum(isinstance(layer, LGFLayer) for layer in layers)
-        self._priors = [m.prior for m in layers if isinstance(m, LGFLayer)]
-        self._stacked_priors = same_architecture(self._priors)
         self.monte_carlo = MonteCarlo()
         self._bank: tuple[tuple[int, int, torch.device], Tensor] | None = None
 
@@ -181,10 +179,13 @@ class LGF(DensityModel):
 
     def _prior_log_prob(self, u: list[Tensor], outputs: list[Tensor]) -> Tensor:
         """``sum_l log p_l(u_l | z_l)`` over the indexed layers."""
-        if self._stacked_priors:
-            return stacked_log_prob(self._priors, u, outputs)
+        # Looked up on each call (a few microseconds), not cached on the
+        # model: a model pickled before this method existed still scores.
+        priors = [layer.prior for layer in self.layers if isinstance(layer, LGFLayer)]
+        if same_architecture(priors):
+            return stacked_log_prob(priors, u, outputs)
         return torch.stack(
-            [p.log_prob(v, z) for p, v, z in zip(self._priors, u, outputs, strict=True)]
+            [p.log_prob(v, z) for p, v, z in zip(priors, u, outputs, strict=True)]
         ).sum(0)
 
     def tiled_log_weights(self, x: Tensor, noise: Tensor) -> Tensor:
