@@ -35,15 +35,6 @@ def test_tanh_mlp_is_the_plain_network_with_its_gradient(hidden):
     )
 
 
-def test_stacked_networks_are_each_network():
-    torch.manual_seed(0)
-    nets = [mlp(3, (6, 5), 2, activation=Tanh).double() for _ in range(4)]
-    x = torch.randn(4, 9, 3, dtype=torch.float64)
-    stacked = nets[0].stacked(nets[1:], x)
-    for net, rows, out in zip(nets, x, stacked, strict=True):
-        torch.testing.assert_close(out, plain(net, rows), rtol=1e-12, atol=1e-12)
-
-
 def test_other_activations_stay_plain_sequentials():
     net = mlp(3, (4,), 2)
     assert type(net) is nn.Sequential

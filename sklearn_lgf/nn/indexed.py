@@ -9,7 +9,7 @@ from torch import Tensor, nn
 
 from .activations import Tanh
 from .bijections import HALF_LOG_TWO_PI, Bijection, soft_clamp
-from .mlp import TanhMLP, mlp
+from .mlp import mlp
 
 
 class IndexedAffine(Bijection):
@@ -103,48 +103,6 @@ class ConditionalGaussian(nn.Module):
             mean.shape, generator=generator, device=mean.device, dtype=mean.dtype
         )
         return mean + log_std.exp() * eps
-
-
-def stacked_log_prob(
-    gaussians: Sequence[ConditionalGaussian],
-    u: Sequence[Tensor],
-    conditions: Sequence[Tensor],
-) -> Tensor:
-    """``sum_l gaussians[l].log_prob(u[l], conditions[l])`` per row, for
-    Gaussians of one architecture (:func:`same_architecture`).
-
-    They run as one batched network (:meth:`~.mlp.TanhMLP.stacked`), one
-    ``baddbmm`` per depth instead of one matrix product per Gaussian and
-    depth: an LGF's p networks are small, and on the CPU each call costs
-    more than its arithmetic.
-    """
-    first, *others = (g.net for g in gaussians)
-    assert isinstance(first, TanhMLP)
-    h = first.stacked(others, torch.stack(list(conditions)))
-    mean, raw = h.chunk(2, dim=-1)
-    log_std = soft_clamp(raw, gaussians[0].log_std_bound)
-    eps = (torch.stack(list(u)) - mean) * (-log_std).exp()
-    return gaussian_log_prob_of_noise(eps, log_std).sum(0)
-
-
-def same_architecture(gaussians: Sequence[ConditionalGaussian]) -> bool:
-    """Whether the Gaussians' networks differ in their weights only."""
-    if not gaussians:
-        return False
-    first = gaussians[0]
-
-    def layout(g: ConditionalGaussian) -> list[tuple[type, tuple[int, ...]]]:
-        return [
-            (type(m), tuple(m.weight.shape) if isinstance(m, nn.Linear) else ())
-            for m in g.net
-        ]
-
-    return all(
-        isinstance(g.net, TanhMLP)
-        and g.log_std_bound == first.log_std_bound
-        and layout(g) == layout(first)
-        for g in gaussians
-    )
 
 
 def gaussian_log_prob_of_noise(eps: Tensor, log_std: Tensor) -> Tensor:

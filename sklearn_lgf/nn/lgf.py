@@ -19,13 +19,7 @@ from torch import Tensor, nn
 from .bijections import Bijection
 from .evaluation import row_sample_budget
 from .flow import flow_steps, standard_normal_log_prob
-from .indexed import (
-    ConditionalGaussian,
-    IndexedAffine,
-    gaussian_log_prob_of_noise,
-    same_architecture,
-    stacked_log_prob,
-)
+from .indexed import ConditionalGaussian, IndexedAffine, gaussian_log_prob_of_noise
 from .model import DensityModel, MonteCarlo
 from .splines import DEFAULT_BINS, DEFAULT_TAIL_BOUND
 
@@ -62,10 +56,10 @@ class LGFLayer(nn.Module):
         ``expand`` maps each row of ``z`` to its rows of ``eps`` (several
         draws of ``u`` per row); what does not depend on ``u`` (``q``'s
         parameters, the base step of an affine indexing) is computed once per
-        row of ``z``. Returns the layer's output, ``log|det dG/dz|``, ``u``
-        and ``log q(u | z)``, one row per row of ``eps``; with the prior's
-        ``log p(u | output)`` (see :meth:`LGF.log_weights`) they are the
-        layer's terms of ``log w``.
+        row of ``z``. Returns the layer's output, ``log|det dG/dz|``,
+        ``log p(u | output)`` and ``log q(u | z)``, one row per row of
+        ``eps``: the layer's terms of ``log w``. See :meth:`LGF.log_weights`
+        for ``path_gradient`` and ``on_layer``.
         """
         mean, log_std = self.posterior.mean_log_std(z)
         if expand is not None:
@@ -86,7 +80,7 @@ class LGFLayer(nn.Module):
             out, log_det = self.bijection.forward_expanded(z, u, expand)
         else:
             out, log_det = self.bijection(expand(z), u)
-        return out, log_det, u, posterior_log_prob
+        return out, log_det, self.prior.log_prob(u, out), posterior_log_prob
 
     def inverse(self, z: Tensor, generator: torch.Generator | None = None) -> Tensor:
         """One generative step: ``u ~ p(u | z)``, then ``G^{-1}(z; u)``."""
@@ -155,38 +149,21 @@ class LGF(DensityModel):
         z = x
         total = x.new_zeros(x.shape[0])
         index = 0
-        outputs: list[Tensor] = []
-        indices: list[Tensor] = []
         for layer in self.layers:
             if isinstance(layer, LGFLayer):
-                z, log_det, u, posterior = layer(
+                z, log_det, prior, posterior = layer(
                     z, noise[:, index], path_gradient, on_layer, expand
                 )
                 if expand is not None:
                     total, expand = expand(total), None
                 index += 1
-                total = total + log_det - posterior
-                outputs.append(z)
-                indices.append(u)
+                total = total + log_det + prior - posterior
             else:
                 z, log_det = layer(z)
                 total = total + log_det
         if expand is not None:  # no indexed layer: nothing was drawn
             total, z = expand(total), expand(z)
-        if indices:
-            total = total + self._prior_log_prob(indices, outputs)
         return total + standard_normal_log_prob(z)
-
-    def _prior_log_prob(self, u: list[Tensor], outputs: list[Tensor]) -> Tensor:
-        """``sum_l log p_l(u_l | z_l)`` over the indexed layers."""
-        # Looked up on each call (a few microseconds), not cached on the
-        # model: a model pickled before this method existed still scores.
-        priors = [layer.prior for layer in self.layers if isinstance(layer, LGFLayer)]
-        if same_architecture(priors):
-            return stacked_log_prob(priors, u, outputs)
-        return torch.stack(
-            [p.log_prob(v, z) for p, v, z in zip(priors, u, outputs, strict=True)]
-        ).sum(0)
 
     def tiled_log_weights(self, x: Tensor, noise: Tensor) -> Tensor:
         """``log w`` of every row with each of the ``K`` draws in ``noise``: ``(n, K)``.

@@ -53,36 +53,21 @@ class TanhMLP(nn.Sequential):
     def forward(self, x: Tensor) -> Tensor:  # type: ignore[override]
         if x.device.type != "cpu" or x.dim() != 2:
             return super().forward(x)
-        return _folded(x, [self], stacked=False)
-
-    def stacked(self, others: Sequence[TanhMLP], x: Tensor) -> Tensor:
-        """This network and ``others`` (same shapes) as one batched network.
-
-        ``x`` has shape ``(1 + len(others), rows, in_features)``; entry ``l``
-        goes through network ``l`` (this one first), one ``baddbmm`` per layer.
-        """
-        return _folded(x, [self, *others], stacked=True)
+        return _folded(x, self)
 
 
-def _folded(x: Tensor, nets: Sequence[nn.Sequential], stacked: bool) -> Tensor:
-    """The tanh MLPs ``nets`` on ``x`` (one, or ``stacked`` along the first
-    dimension of ``x``), the hidden units carried as sigmoids."""
-    linears = [[m for m in net if isinstance(m, nn.Linear)] for net in nets]
+def _folded(x: Tensor, net: nn.Sequential) -> Tensor:
+    """The tanh MLP ``net`` on ``x``, the hidden units carried as sigmoids."""
+    linears = [m for m in net if isinstance(m, nn.Linear)]
     h = x
-    for depth in range(len(linears[0])):
-        weights = [layers[depth].weight for layers in linears]
-        biases = [layers[depth].bias for layers in linears]
+    for depth, linear in enumerate(linears):
+        weight, bias = linear.weight, linear.bias
         if depth > 0:  # the input is s = sigmoid(2 a) with tanh(a) = 2 s - 1
-            biases = [b - w.sum(1) for b, w in zip(biases, weights, strict=True)]
-        last = depth == len(linears[0]) - 1
+            bias = bias - weight.sum(1)
+        last = depth == len(linears) - 1
         beta = 1.0 if last else 2.0  # into the next sigmoid(2 a)
         alpha = beta * (1.0 if depth == 0 else 2.0)
-        if stacked:
-            weight = torch.stack(weights).transpose(1, 2)
-            bias = torch.stack(biases).unsqueeze(1)
-            h = torch.baddbmm(bias, h, weight, beta=beta, alpha=alpha)
-        else:
-            h = torch.addmm(biases[0], h, weights[0].t(), beta=beta, alpha=alpha)
+        h = torch.addmm(bias, h, weight.t(), beta=beta, alpha=alpha)
         if not last:
             h = torch.sigmoid(h)
     return h
