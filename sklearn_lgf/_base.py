@@ -50,8 +50,6 @@ FLOAT32_MAX = float(np.finfo(np.float32).max)
 # With verbose, scoring advances its bar after about this many rows through
 # the model (rows times importance samples for LGF).
 SCORE_SEGMENT_MODEL_ROWS = 2**17
-# Scoring a memmap reads at least this many rows at a time.
-STREAM_SEGMENT_ROWS = 2**16
 # Standardised values the float32 model can take: their squares (in the
 # Gaussian base density and the networks) must not overflow float32.
 FLOAT32_SAFE = math.sqrt(FLOAT32_MAX)
@@ -621,14 +619,15 @@ class BaseFlowDensity(DensityMixin, BaseEstimator, metaclass=ABCMeta):
         estimate: Callable[[DensityModel, torch.Tensor], torch.Tensor],
         what: str,
     ) -> np.ndarray:
-        """:meth:`_score_rows` of a memmap: only one segment of rows (at least
-        :data:`STREAM_SEGMENT_ROWS`) and the results are in memory."""
+        """:meth:`_score_rows` of a memmap: only the results and one segment of
+        rows (whole scoring chunks, about
+        :data:`~sklearn_lgf._out_of_core.CHUNK_BYTES` of float64) are in memory."""
         check_is_fitted(self, "model_")
         validate_data(self, X, skip_check_array=True, reset=False)
         model = self._model()
         chunk, pass_rows = evaluation.scoring_layout(model, self._device)
         segment = chunk * max(
-            SCORE_SEGMENT_MODEL_ROWS // pass_rows, -(-STREAM_SEGMENT_ROWS // chunk)
+            1, _out_of_core.chunk_rows(X, _out_of_core.CHUNK_BYTES) // chunk
         )
         pages = _out_of_core.PageRelease(X)
         result: np.ndarray | None = None

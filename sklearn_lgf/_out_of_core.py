@@ -4,8 +4,8 @@ than memory.
 An estimator given a memmap reads it in blocks of rows, never whole:
 
 - one sequential pass checks that every value is finite (the error names the
-  first bad row) and draws a uniform sample of at most :data:`SAMPLE_VALUES`
-  values' worth of rows, from which the fence of
+  first bad row) and draws a uniform sample of about :data:`SAMPLE_VALUES`
+  values' worth of rows (each row with the same chance), from which the fence of
   :func:`~sklearn_lgf._standardise.fence_scale` is computed; a file of up to
   that many rows is its own sample, and gets exactly the in-memory fence;
 - a second sequential pass finds the rows beyond that fence and sums the
@@ -43,7 +43,7 @@ BLOCK_BYTES = 1 << 16
 # ... and shuffles the rows of this many bytes of blocks together.
 WINDOW_BYTES = 1 << 24
 # The fence (which rows are too far out to train on) is computed from a
-# uniform sample of rows holding at most this many values.
+# uniform sample of rows holding about this many values.
 SAMPLE_VALUES = 1 << 21
 # Pages read through a mapping are released after this many bytes.
 RELEASE_BYTES = 1 << 26
@@ -103,10 +103,11 @@ def read_rows(X: np.ndarray, start: int, stop: int, pages: PageRelease) -> np.nd
 
 
 def chunks(
-    X: np.ndarray, pages: PageRelease, nbytes: int = CHUNK_BYTES
+    X: np.ndarray, pages: PageRelease, nbytes: int | None = None
 ) -> Iterator[tuple[int, np.ndarray]]:
-    """``(first row, float64 rows)`` of ``X`` in file order."""
-    step = chunk_rows(X, nbytes)
+    """``(first row, float64 rows)`` of ``X`` in file order, ``nbytes`` of
+    rows at a time (default: :data:`CHUNK_BYTES`)."""
+    step = chunk_rows(X, CHUNK_BYTES if nbytes is None else nbytes)
     for start in range(0, X.shape[0], step):
         yield start, read_rows(X, start, min(start + step, X.shape[0]), pages)
 
@@ -144,37 +145,26 @@ class Scan:
     constant: np.ndarray
 
 
-def sample_indices(n_rows: int, n_features: int, seed: int) -> np.ndarray | None:
-    """Sorted rows of the fence's sample, ``None`` for all rows."""
-    size = max(1, SAMPLE_VALUES // n_features)
-    if n_rows <= size:
-        return None
-    chosen = np.random.default_rng(seed).choice(n_rows, size=size, replace=False)
-    return np.sort(chosen)
-
-
 def scan(X: np.ndarray, seed: int) -> Scan:
     """The finiteness check, the fence and the standardisation statistics of
     ``X`` in two sequential passes (see the module's description). ``seed``
     draws the fence's sample (used only when ``X`` has more rows than it)."""
     n, d = X.shape
     pages = PageRelease(X)
-    chosen = sample_indices(n, d, seed)
-    sample = np.empty((n if chosen is None else len(chosen), d))
+    # Each row joins the sample with the same chance, drawn chunk by chunk:
+    # drawing row numbers up front takes memory in proportion to the file.
+    share = min(1.0, max(1, SAMPLE_VALUES // d) / n)
+    draws = np.random.default_rng(seed)
+    sample: list[np.ndarray] = []
     minimum = np.full(d, np.inf)
     maximum = np.full(d, -np.inf)
     for start, x in chunks(X, pages):
         check_finite(x, start)
         np.minimum(minimum, x.min(axis=0), out=minimum)
         np.maximum(maximum, x.max(axis=0), out=maximum)
-        stop = start + len(x)
-        if chosen is None:
-            sample[start:stop] = x
-        else:
-            first, last = np.searchsorted(chosen, [start, stop])
-            sample[first:last] = x[chosen[first:last] - start]
+        sample.append(x if share == 1.0 else x[draws.random(len(x)) < share])
     pages.release()
-    median, spread = fence_scale(sample)
+    median, spread = fence_scale(np.concatenate(sample))
     del sample
     extreme, sums = _kept_sums(X, median, spread, minimum, maximum, pages, True)
     if sums[0][0] == 0:
