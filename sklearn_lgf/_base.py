@@ -675,7 +675,8 @@ class BaseFlowDensity(DensityMixin, BaseEstimator, metaclass=ABCMeta):
         """
         if not return_std:
             log_prob = self._score_rows(X, evaluation.log_prob, "score_samples")
-            return log_prob + self._log_det_correction()
+            log_prob += self._log_det_correction()  # in place: n rows may be many
+            return log_prob
         values = self._score_rows(X, evaluation.log_prob_and_std, "score_samples")
         return values[:, 0] + self._log_det_correction(), values[:, 1]
 

@@ -14,7 +14,11 @@ from sklearn_lgf import LGFDensity, MAFDensity, _out_of_core
 from sklearn_lgf._standardise import extreme_rows, robust_location_scale
 from sklearn_lgf.nn.data import BlockRows
 
-pytestmark = pytest.mark.usefixtures("tiny_budget")
+pytestmark = [
+    pytest.mark.usefixtures("tiny_budget"),
+    # data() has a constant column on purpose.
+    pytest.mark.filterwarnings("ignore:Features \\[3\\] are constant:UserWarning"),
+]
 
 SMALL = dict(
     n_layers=2, hidden_layer_sizes=(16,), device="cpu", n_threads=1, random_state=0
