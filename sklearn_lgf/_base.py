@@ -372,8 +372,8 @@ class BaseFlowDensity(DensityMixin, BaseEstimator, metaclass=ABCMeta):
             )
         if (reach <= FLOAT32_SAFE).all():
             return
-        pages = _out_of_core.PageRelease(X)
-        for start, x in _out_of_core.chunks(X, pages):
+        reader = _out_of_core.RowReader(X)
+        for start, x in _out_of_core.chunks(reader):
             self._float32_rows(x, self._standardise(x), first_row=start)
 
     def _train(
@@ -629,11 +629,14 @@ class BaseFlowDensity(DensityMixin, BaseEstimator, metaclass=ABCMeta):
         segment = chunk * max(
             1, _out_of_core.chunk_rows(X, _out_of_core.CHUNK_BYTES) // chunk
         )
-        pages = _out_of_core.PageRelease(X)
+        reader = _out_of_core.RowReader(X)
         result: np.ndarray | None = None
         bar = rows_bar(type(self).__name__, what, len(X), self.verbose)
-        with self._threads(pass_rows), bar or contextlib.nullcontext():
-            for start, x in _out_of_core.chunks(X, pages, segment * 8 * X.shape[1]):
+        with (
+            self._threads(pass_rows),
+            bar if bar is not None else contextlib.nullcontext(),
+        ):
+            for start, x in _out_of_core.chunks(reader, segment * 8 * X.shape[1]):
                 _out_of_core.check_finite(x, start)
                 z = self._float32_rows(x, self._standardise(x), first_row=start)
                 rows = torch.from_numpy(z.astype(np.float32)).to(self._device)
@@ -643,7 +646,7 @@ class BaseFlowDensity(DensityMixin, BaseEstimator, metaclass=ABCMeta):
                 result[start : start + len(values)] = values
                 if bar is not None:
                     bar.update(len(values))
-        pages.release()
+        reader.close()
         assert result is not None
         return result
 

@@ -19,15 +19,18 @@ An estimator given a memmap reads it in blocks of rows, never whole:
 The validation split keeps row numbers only: a row is held out when a
 pseudo-random permutation of the rows (:class:`RowPermutation`, computed on
 demand) puts it among the first ``n_validation``; nothing of size
-``n_rows`` is ever allocated. Pages read through the mapping are handed back
-to the kernel as reading goes on (:class:`PageRelease`), so that resident
-memory does not grow with the file. No tensor maths: rows leave here as
+``n_rows`` is ever allocated. Rows are read from the file with ``pread``
+where they lie contiguously in it (:class:`RowReader`), so that no page of
+the file is mapped into the process and resident memory does not grow with
+the file; otherwise through the mapping, whose pages are handed back to the
+kernel as reading goes on (:class:`PageRelease`). No tensor maths: rows leave here as
 float32 tensors of standardised values.
 """
 
 from __future__ import annotations
 
 import mmap
+import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
@@ -95,21 +98,112 @@ def chunk_rows(X: np.ndarray, nbytes: int) -> int:
     return max(1, nbytes // (8 * X.shape[1]))
 
 
-def read_rows(X: np.ndarray, start: int, stop: int, pages: PageRelease) -> np.ndarray:
-    """Rows ``start:stop`` of ``X`` as a float64 array of their own."""
-    rows = np.array(X[start:stop], dtype=np.float64)
-    pages.account(rows.nbytes)
-    return rows
+class RowReader:
+    """Reads rows of the memmap ``X`` into float64 arrays of their own.
+
+    Where each row of ``X`` lies contiguously in its file and the mapping is
+    shared, rows are read from the file with ``pread``: no page of the file
+    is then mapped into this process, and none counts as its resident
+    memory (the kernel keeps them in its page cache). Reading through the
+    mapping is not enough, even with pages handed back: on Linux 6 with
+    large folios (ext4) one 64 KiB block read through a mapping maps 2 MiB
+    of it, and training reads blocks all over the file. A copy-on-write
+    mapping (``mode="c"``) is read through the mapping, whose private
+    changes the file does not have; so is any other layout.
+    """
+
+    def __init__(self, X: np.ndarray) -> None:
+        self.X = X
+        self.pages = PageRelease(X)
+        self.fd: int | None = None
+        self.position = 0
+        try:
+            self._open()
+        except (AttributeError, OSError, TypeError, ValueError, BufferError):
+            self.fd = None
+
+    def _open(self) -> None:
+        X = self.X
+        mapping = getattr(X, "_mmap", None)
+        filename = getattr(X, "filename", None)
+        if (
+            mapping is None
+            or filename is None
+            or X.mode == "c"
+            or (X.shape[1] > 1 and X.strides[1] != X.itemsize)
+            or X.strides[0] <= 0
+        ):
+            return
+        base = np.frombuffer(mapping, dtype=np.uint8).ctypes.data
+        # np.memmap maps from the allocation boundary below its offset.
+        mapped_from = X.offset - X.offset % mmap.ALLOCATIONGRANULARITY
+        self.position = mapped_from + (X.ctypes.data - base)
+        self.fd = os.open(filename, os.O_RDONLY)
+
+    def close(self) -> None:
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
+        self.pages.release()
+
+    def __del__(self) -> None:
+        self.close()
+
+    def _pread(self, out: np.ndarray, start: int) -> None:
+        """Rows from ``start`` on into ``out`` (of ``X``'s dtype)."""
+        assert self.fd is not None
+        row_bytes = self.X.strides[0]
+        width = self.X.shape[1] * self.X.itemsize
+        view = memoryview(out.reshape(-1).view(np.uint8))
+        if row_bytes == width:
+            self._read_exactly(view, self.position + start * row_bytes)
+            return
+        for i in range(len(out)):  # rows with gaps between them
+            at = self.position + (start + i) * row_bytes
+            self._read_exactly(view[i * width : (i + 1) * width], at)
+
+    def _read_exactly(self, view: memoryview, at: int) -> None:
+        assert self.fd is not None
+        done = 0
+        while done < len(view):
+            got = os.preadv(self.fd, [view[done:]], at + done)
+            if got <= 0:
+                raise OSError(f"{self.X.filename} ends before the memmap's rows")
+            done += got
+
+    def rows(self, start: int, stop: int) -> np.ndarray:
+        """Rows ``start:stop`` of ``X`` as a float64 array of their own."""
+        return self.blocks([(start, stop)])
+
+    def blocks(self, spans: Sequence[tuple[int, int]]) -> np.ndarray:
+        """The rows of the ``(start, stop)`` spans, concatenated, as float64."""
+        total = sum(stop - start for start, stop in spans)
+        if self.fd is None:
+            x = np.empty((total, self.X.shape[1]), dtype=np.float64)
+            at = 0
+            for start, stop in spans:
+                x[at : at + stop - start] = self.X[start:stop]
+                at += stop - start
+            self.pages.account(x.nbytes)
+            return x
+        raw = np.empty((total, self.X.shape[1]), dtype=self.X.dtype)
+        at = 0
+        for start, stop in spans:
+            self._pread(raw[at : at + stop - start], start)
+            at += stop - start
+        return raw.astype(np.float64, copy=False)
 
 
 def chunks(
-    X: np.ndarray, pages: PageRelease, nbytes: int | None = None
+    reader: RowReader, nbytes: int | None = None
 ) -> Iterator[tuple[int, np.ndarray]]:
-    """``(first row, float64 rows)`` of ``X`` in file order, ``nbytes`` of
-    rows at a time (default: :data:`CHUNK_BYTES`)."""
+    """``(first row, float64 rows)`` of the reader's memmap in file order,
+    ``nbytes`` of rows at a time (default: :data:`CHUNK_BYTES`)."""
+    X = reader.X
     step = chunk_rows(X, CHUNK_BYTES if nbytes is None else nbytes)
     for start in range(0, X.shape[0], step):
-        yield start, read_rows(X, start, min(start + step, X.shape[0]), pages)
+        yield start, reader.rows(start, min(start + step, X.shape[0]))
+    reader.pages.release()
 
 
 def check_finite(x: np.ndarray, first_row: int) -> None:
@@ -150,7 +244,7 @@ def scan(X: np.ndarray, seed: int) -> Scan:
     ``X`` in two sequential passes (see the module's description). ``seed``
     draws the fence's sample (used only when ``X`` has more rows than it)."""
     n, d = X.shape
-    pages = PageRelease(X)
+    reader = RowReader(X)
     # Each row joins the sample with the same chance, drawn chunk by chunk:
     # drawing row numbers up front takes memory in proportion to the file.
     share = min(1.0, max(1, SAMPLE_VALUES // d) / n)
@@ -158,18 +252,17 @@ def scan(X: np.ndarray, seed: int) -> Scan:
     sample: list[np.ndarray] = []
     minimum = np.full(d, np.inf)
     maximum = np.full(d, -np.inf)
-    for start, x in chunks(X, pages):
+    for start, x in chunks(reader):
         check_finite(x, start)
         np.minimum(minimum, x.min(axis=0), out=minimum)
         np.maximum(maximum, x.max(axis=0), out=maximum)
         sample.append(x if share == 1.0 else x[draws.random(len(x)) < share])
-    pages.release()
     median, spread = fence_scale(np.concatenate(sample))
     del sample
-    extreme, sums = _kept_sums(X, median, spread, minimum, maximum, pages, True)
+    extreme, sums = _kept_sums(reader, median, spread, minimum, maximum, True)
     if sums[0][0] == 0:
         # Every row is beyond the fence: as in memory, the statistics of all.
-        _, sums = _kept_sums(X, median, spread, minimum, maximum, pages, False)
+        _, sums = _kept_sums(reader, median, spread, minimum, maximum, False)
     location, scale, constant = location_scale_from_sums(median, *sums)
     return Scan(n, median, spread, extreme, minimum, maximum, location, scale, constant)
 
@@ -184,12 +277,11 @@ def far_rows(x: np.ndarray, median: np.ndarray, spread: np.ndarray) -> np.ndarra
 
 
 def _kept_sums(
-    X: np.ndarray,
+    reader: RowReader,
     median: np.ndarray,
     spread: np.ndarray,
     minimum: np.ndarray,
     maximum: np.ndarray,
-    pages: PageRelease,
     drop_far: bool,
 ) -> tuple[np.ndarray, tuple[np.ndarray, ...]]:
     """The rows beyond the fence, and the count and the sums of the
@@ -203,7 +295,7 @@ def _kept_sums(
     scaling by it is exact and keeps squares of values up to float64's
     range finite.
     """
-    d = X.shape[1]
+    d = reader.X.shape[1]
     with np.errstate(over="ignore", invalid="ignore"):
         bound = np.maximum(np.abs(maximum - median), np.abs(minimum - median))
         if drop_far:
@@ -216,7 +308,7 @@ def _kept_sums(
     lowest = np.full(d, np.inf)
     highest = np.full(d, -np.inf)
     extreme: list[np.ndarray] = []
-    for start, x in chunks(X, pages):
+    for start, x in chunks(reader):
         if drop_far:
             far = far_rows(x, median, spread)
             if far.any():
@@ -230,7 +322,6 @@ def _kept_sums(
         if len(x):
             np.minimum(lowest, x.min(axis=0), out=lowest)
             np.maximum(highest, x.max(axis=0), out=highest)
-    pages.release()
     rows = np.concatenate(extreme) if extreme else np.zeros(0, dtype=np.int64)
     return rows.astype(np.int64), (count, first, second, exponent, lowest, highest)
 
@@ -316,7 +407,7 @@ class MemmapRows:
         self.n_training = self.n_kept - n_validation
         self.permutation = RowPermutation(self.n_kept, seed)
         self.device = device
-        self.pages = PageRelease(X)
+        self.reader = RowReader(X)
         self.block_rows = chunk_rows(X, BLOCK_BYTES)
         self.n_blocks = -(-X.shape[0] // self.block_rows)
         self.window_blocks = max(1, WINDOW_BYTES // (8 * X.shape[1] * self.block_rows))
@@ -347,17 +438,13 @@ class MemmapRows:
         spans = [
             (b * self.block_rows, min((b + 1) * self.block_rows, n)) for b in blocks
         ]
-        x = np.concatenate([self.X[a:b] for a, b in spans]).astype(
-            np.float64, copy=False
-        )
-        self.pages.account(x.nbytes)
+        x = self.reader.blocks(spans)
         rows = np.concatenate([np.arange(a, b) for a, b in spans])
         return self._standardised(x, rows, validation=False)
 
     def validation_parts(self) -> Iterator[torch.Tensor]:
         """The validation rows in file order, a chunk at a time."""
-        for start, x in chunks(self.X, self.pages):
+        for start, x in chunks(self.reader):
             part = self._standardised(x, np.arange(start, start + len(x)), True)
             if len(part):
                 yield part
-        self.pages.release()

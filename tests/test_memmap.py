@@ -228,13 +228,13 @@ def test_the_finiteness_check_reads_the_file_once(tmp_path, monkeypatch):
     M = memmap(tmp_path, X)
     monkeypatch.setattr(_out_of_core, "CHUNK_BYTES", 100 * 4 * 8)
     read = []
-    original = _out_of_core.read_rows
+    original = _out_of_core.RowReader.blocks
 
-    def spy(X, start, stop, pages):
-        read.append((start, stop))
-        return original(X, start, stop, pages)
+    def spy(reader, spans):
+        read.extend(spans)
+        return original(reader, spans)
 
-    monkeypatch.setattr(_out_of_core, "read_rows", spy)
+    monkeypatch.setattr(_out_of_core.RowReader, "blocks", spy)
     with pytest.raises(ValueError, match=r"X\[1500, 0\]"):
         MAFDensity(**SMALL, max_iter=1).fit(M)
     # Up to the chunk with the bad row, each chunk once.
@@ -322,3 +322,34 @@ def test_in_memory_fits_are_unchanged():
         est.fit(X)
     expected = [-3.92412857, -3.17391876, -3.80383781, -3.98474602, -16.10762791]
     np.testing.assert_allclose(est.score_samples(X[:5]), expected, rtol=1e-5)
+
+
+def test_the_reader_reads_views_of_a_memmap(tmp_path):
+    """Rows come from the file (pread) for shared mappings, whatever slice of
+    the memmap is passed, and through the mapping otherwise."""
+    X = np.random.RandomState(0).normal(size=(3000, 6))
+    M = memmap(tmp_path, X)
+    views = {
+        "whole": M,
+        "rows from 1000": M[1000:],
+        "every other row": M[::2],
+        "three columns": M[5:, 1:4],
+        "reversed columns": M[:, ::-1],
+    }
+    for name, view in views.items():
+        reader = _out_of_core.RowReader(view)
+        assert (reader.fd is not None) == (name != "reversed columns"), name
+        np.testing.assert_array_equal(reader.rows(3, 1203), np.asarray(view)[3:1203])
+        spans = [(500, 510), (0, 2), (1400, 1401)]
+        expected = np.concatenate([np.asarray(view)[a:b] for a, b in spans])
+        np.testing.assert_array_equal(reader.blocks(spans), expected)
+        reader.close()
+    big_endian = memmap(tmp_path, X.astype(">f4"), name="big.npy")
+    reader = _out_of_core.RowReader(big_endian)
+    assert reader.fd is not None
+    np.testing.assert_array_equal(reader.rows(0, 3000), X.astype(">f4"))
+    private = memmap(tmp_path, X, mode="c", name="private.npy")
+    private[7] = 1.0
+    reader = _out_of_core.RowReader(private)
+    assert reader.fd is None
+    np.testing.assert_array_equal(reader.rows(7, 8), np.ones((1, 6)))
