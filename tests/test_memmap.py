@@ -16,8 +16,9 @@ from sklearn_lgf.nn.data import BlockRows
 
 pytestmark = [
     pytest.mark.usefixtures("tiny_budget"),
-    # data() has a constant column on purpose.
+    # data() has a constant column and a row beyond the fence on purpose.
     pytest.mark.filterwarnings("ignore:Features \\[3\\] are constant:UserWarning"),
+    pytest.mark.filterwarnings("ignore:MAFDensity. 1 training row lies:UserWarning"),
 ]
 
 SMALL = dict(
