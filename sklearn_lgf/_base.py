@@ -13,7 +13,7 @@ import copy
 import math
 import warnings
 from abc import ABCMeta, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from numbers import Integral, Real
 from typing import Any
 
@@ -25,6 +25,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from . import _out_of_core
 from ._progress import FitProgress, rows_bar
 from ._standardise import (
     TRAINING_FENCE,
@@ -34,6 +35,7 @@ from ._standardise import (
 )
 from ._threads import resolve_threads, torch_threads
 from .nn import DensityModel, MonteCarlo, evaluation
+from .nn.data import BlockRows, TrainingRows
 from .nn.flow import BASES
 from .nn.training import (
     TrainingConfig,
@@ -194,7 +196,10 @@ class BaseFlowDensity(DensityMixin, BaseEstimator, metaclass=ABCMeta):
         ----------
         X : array-like of shape (n_samples, n_features)
             Training data. Each feature is standardised internally; all
-            log-densities are reported in the units of ``X``.
+            log-densities are reported in the units of ``X``. A
+            :class:`numpy.memmap` (e.g. from ``np.load(path, mmap_mode="r")``)
+            is fitted out of core, for data larger than memory: it is read
+            in blocks of rows and never loaded whole (see Notes).
         y : None
             Ignored; present for API consistency.
 
@@ -202,11 +207,32 @@ class BaseFlowDensity(DensityMixin, BaseEstimator, metaclass=ABCMeta):
         -------
         self : object
             The fitted estimator.
+
+        Notes
+        -----
+        A memmap takes two sequential passes before training: the first
+        checks the values (a NaN or infinity raises a ValueError naming its
+        row) and computes the fence beyond which rows are too far out to
+        train on from a uniform sample of up to ``2**21`` values' worth of
+        rows (all rows of a smaller file, which then gets exactly the
+        in-memory fence); the second computes the standardisation over all
+        other rows (the in-memory statistics, up to rounding). The
+        validation rows are drawn by a pseudo-random permutation computed
+        on demand, and an epoch reads blocks of about 64 KiB of rows in a
+        random order, shuffling the rows of 16 MiB of blocks together:
+        memory stays flat in the number of rows. The training order
+        therefore differs from the in-memory fit of the same rows (pass
+        ``np.asarray(X)`` to get that one); both are random orders of
+        equal standing.
         """
         self._check_params()
         resolve_device(self.device)
         warm = self.warm_start and hasattr(self, "model_")
-        X = validate_data(self, X, dtype=np.float64, reset=not warm)
+        streamed = _out_of_core.is_streamed(X)
+        if streamed:
+            validate_data(self, X, skip_check_array=True, reset=not warm)
+        else:
+            X = validate_data(self, X, dtype=np.float64, reset=not warm)
         if X.shape[0] < 2:
             raise ValueError(
                 f"Found n_samples={X.shape[0]}; {type(self).__name__} needs at "
@@ -215,11 +241,19 @@ class BaseFlowDensity(DensityMixin, BaseEstimator, metaclass=ABCMeta):
         init_seed, split_seed, shuffle_seed, noise_seed = draw_seeds(
             self.random_state, 4
         )
-        if not warm:
-            self._initialise(X, init_seed, noise_seed)
-        model = self._model()
-        Z = self._drop_extreme_rows(self._float32_rows(X, self._standardise(X)), X)
-        train_rows, valid_rows = self._split(Z, split_seed, self._device)
+        train_rows: torch.Tensor | TrainingRows
+        valid_rows: torch.Tensor | Callable[[], Iterator[torch.Tensor]]
+        if streamed:
+            train_rows, valid_rows = self._streamed_rows(
+                X, warm, (init_seed, split_seed, noise_seed)
+            )
+            model = self._model()
+        else:
+            if not warm:
+                self._initialise(X, init_seed, noise_seed)
+            model = self._model()
+            Z = self._drop_extreme_rows(self._float32_rows(X, self._standardise(X)), X)
+            train_rows, valid_rows = self._split(Z, split_seed, self._device)
         result = self._train(
             model, train_rows, valid_rows, (shuffle_seed, noise_seed), warm
         )
@@ -234,15 +268,24 @@ class BaseFlowDensity(DensityMixin, BaseEstimator, metaclass=ABCMeta):
             )
         return self
 
-    def _initialise(self, X: np.ndarray, init_seed: int, noise_seed: int) -> None:
-        """Standardisation, a fresh model and an empty history for a new fit."""
-        location, scale, constant = robust_location_scale(X)
+    def _initialise(
+        self,
+        X: np.ndarray,
+        init_seed: int,
+        noise_seed: int,
+        statistics: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
+    ) -> None:
+        """Standardisation, a fresh model and an empty history for a new fit.
+        ``statistics``: :func:`robust_location_scale`'s result if known."""
+        location, scale, constant = (
+            robust_location_scale(X) if statistics is None else statistics
+        )
         if constant.any():
             warnings.warn(
                 f"Features {np.flatnonzero(constant).tolist()} are constant in the "
                 "training data; the fitted density is degenerate along them.",
                 UserWarning,
-                stacklevel=4,
+                stacklevel=4 if statistics is None else 5,
             )
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(init_seed)
@@ -272,20 +315,87 @@ class BaseFlowDensity(DensityMixin, BaseEstimator, metaclass=ABCMeta):
             torch.as_tensor(Z[order[:val_rows]], dtype=torch.float32, device=device),
         )
 
+    def _streamed_rows(
+        self, X: np.ndarray, warm: bool, seeds: tuple[int, int, int]
+    ) -> tuple[TrainingRows, torch.Tensor | Callable[[], Iterator[torch.Tensor]]]:
+        """The training rows of the memmap ``X`` and a function that streams
+        its validation rows, once the passes over ``X`` have set a new fit's
+        standardisation and checked every row (see the Notes of
+        :meth:`fit`); without validation rows, an empty tensor instead of
+        the function. ``seeds``: the model's, the split's and the noise's."""
+        init_seed, split_seed, noise_seed = seeds
+        found = _out_of_core.scan(X, split_seed)
+        if not warm:
+            statistics = (found.location, found.scale, found.constant)
+            self._initialise(X, init_seed, noise_seed, statistics)
+        self._model()  # on its device: sets self._device
+        self._check_float32_range(X, found.minimum, found.maximum)
+        if len(found.extreme):
+            i = int(found.extreme[0])
+            row = np.asarray(X[i], dtype=np.float64)
+            self._warn_extreme(len(found.extreme), i, row, found.median, found.spread)
+        kept = found.n_rows - len(found.extreme)
+        n_validation = _out_of_core.validation_rows(
+            kept, self.early_stopping, self.validation_fraction
+        )
+        rows = _out_of_core.MemmapRows(
+            X,
+            found.extreme,
+            self.location_,
+            self.scale_,
+            n_validation,
+            split_seed,
+            self._device,
+        )
+        train_rows = BlockRows(
+            rows.read_training,
+            rows.n_blocks,
+            rows.n_training,
+            X.shape[1],
+            window_blocks=rows.window_blocks,
+            seed=split_seed,
+            device=self._device,
+        )
+        if not n_validation:
+            return train_rows, torch.empty(0, X.shape[1], device=self._device)
+        return train_rows, rows.validation_parts
+
+    def _check_float32_range(
+        self, X: np.ndarray, minimum: np.ndarray, maximum: np.ndarray
+    ) -> None:
+        """:meth:`_float32_rows`'s check of the memmap ``X`` whose columns
+        range from ``minimum`` to ``maximum``: only when a value fails is ``X``
+        read again, to name the first one."""
+        with np.errstate(over="ignore", invalid="ignore"):
+            reach = np.maximum(
+                np.abs(self._standardise(minimum)), np.abs(self._standardise(maximum))
+            )
+        if (reach <= FLOAT32_SAFE).all():
+            return
+        reader = _out_of_core.RowReader(X)
+        for start, x in _out_of_core.chunks(reader):
+            self._float32_rows(x, self._standardise(x), first_row=start)
+
     def _train(
         self,
         model: DensityModel,
-        train_rows: torch.Tensor,
-        valid_rows: torch.Tensor,
+        train_rows: torch.Tensor | TrainingRows,
+        valid_rows: torch.Tensor | Callable[[], Iterator[torch.Tensor]],
         seeds: tuple[int, int],
         warm: bool,
     ) -> TrainingResult:
         """Run the training loop with the estimator's settings, threads and
         progress display; a failed or interrupted run leaves the estimator in
         a documented state. ``seeds``: the shuffling's and the training
-        draws' (fresh for every fit, warm or not)."""
+        draws' (fresh for every fit, warm or not). The rows are tensors, or
+        for data read on demand a :class:`TrainingRows` and a function that
+        streams the validation rows."""
         shuffle_seed, noise_seed = seeds
-        batch_size = self._batch_size(len(train_rows))
+        if isinstance(train_rows, torch.Tensor):
+            n_train = len(train_rows)
+        else:
+            n_train = train_rows.n_rows
+        batch_size = self._batch_size(n_train)
         config = TrainingConfig(
             max_iter=self.max_iter,
             batch_size=batch_size,
@@ -299,17 +409,20 @@ class BaseFlowDensity(DensityMixin, BaseEstimator, metaclass=ABCMeta):
         )
 
         def validation() -> float:
-            return float(evaluation.validation_log_prob(model, valid_rows).mean())
+            if isinstance(valid_rows, torch.Tensor):
+                return float(evaluation.validation_log_prob(model, valid_rows).mean())
+            return evaluation.streamed_validation_mean(model, valid_rows())
 
+        validating = not isinstance(valid_rows, torch.Tensor) or len(valid_rows) > 0
         device = train_rows.device
         progress = FitProgress(type(self).__name__, self.max_iter, int(self.verbose))
         try:
-            with progress, self._threads(min(batch_size, len(train_rows))):
+            with progress, self._threads(min(batch_size, n_train)):
                 return train(
                     model,
                     train_rows,
                     config,
-                    validation=validation if len(valid_rows) else None,
+                    validation=validation if validating else None,
                     shuffle_generator=torch.Generator().manual_seed(shuffle_seed),
                     noise_generator=torch.Generator(device=device).manual_seed(
                         noise_seed
@@ -390,21 +503,34 @@ class BaseFlowDensity(DensityMixin, BaseEstimator, metaclass=ABCMeta):
         rows = np.flatnonzero(far)
         median, spread = fence_scale(X)
         i = int(rows[0])
+        self._warn_extreme(len(rows), i, X[i], median, spread)
+        return Z[~far]
+
+    def _warn_extreme(
+        self,
+        n_rows: int,
+        i: int,
+        row: np.ndarray,
+        median: np.ndarray,
+        spread: np.ndarray,
+        stacklevel: int = 5,
+    ) -> None:
+        """The warning that ``n_rows`` training rows, the first ``X[i] = row``,
+        lie beyond the fence (``median``, ``spread``) and are left out."""
         with np.errstate(over="ignore", invalid="ignore"):
-            distance = np.abs(X[i] - median) / np.where(spread > 0, spread, np.inf)
+            distance = np.abs(row - median) / np.where(spread > 0, spread, np.inf)
         j = int(np.argmax(distance))
         warnings.warn(
-            f"{type(self).__name__}: {len(rows)} training row"
-            f"{'s lie' if len(rows) > 1 else ' lies'} more than {TRAINING_FENCE:g} "
+            f"{type(self).__name__}: {n_rows} training row"
+            f"{'s lie' if n_rows > 1 else ' lies'} more than {TRAINING_FENCE:g} "
             "robust standard deviations from the median of a feature, e.g. "
-            f"X[{i}, {j}] = {X[i, j]:.6g}. Such rows would dominate the training "
+            f"X[{i}, {j}] = {row[j]:.6g}. Such rows would dominate the training "
             "loss, so they are left out of training (their densities are still "
             "evaluated exactly). Remove them if they are errors; transform the "
             "feature (e.g. a logarithm) if it is heavy-tailed.",
             UserWarning,
-            stacklevel=4,
+            stacklevel=stacklevel,
         )
-        return Z[~far]
 
     def _batch_size(self, n_train: int) -> int:
         if self.batch_size == "auto":
@@ -418,8 +544,11 @@ class BaseFlowDensity(DensityMixin, BaseEstimator, metaclass=ABCMeta):
         with np.errstate(over="ignore", invalid="ignore"):
             return (X - self.location_) / self.scale_
 
-    def _float32_rows(self, X: np.ndarray, Z: np.ndarray) -> np.ndarray:
-        """``Z`` (standardised ``X``), or a ValueError if float32 cannot hold it.
+    def _float32_rows(
+        self, X: np.ndarray, Z: np.ndarray, first_row: int = 0
+    ) -> np.ndarray:
+        """``Z`` (standardised ``X``), or a ValueError if float32 cannot hold it
+        (naming rows from ``first_row`` on: ``X`` may be a part of the data).
 
         The model computes in float32: a standardised value beyond
         :data:`FLOAT32_SAFE` (about 1.8e19, whose square is float32's largest
@@ -432,7 +561,8 @@ class BaseFlowDensity(DensityMixin, BaseEstimator, metaclass=ABCMeta):
             i, j = (int(k) for k in np.argwhere(bad)[0])
             raise ValueError(
                 "Input X contains values too large for dtype('float32') once "
-                f"standardised: X[{i}, {j}] = {X[i, j]:.6g} lies {abs(Z[i, j]):.3g} "
+                f"standardised: X[{first_row + i}, {j}] = {X[i, j]:.6g} lies "
+                f"{abs(Z[i, j]):.3g} "
                 f"times the feature's scale ({self.scale_[j]:.3g}) from its "
                 f"location ({self.location_[j]:.6g}). {type(self).__name__} "
                 f"computes in float32, where values beyond {FLOAT32_SAFE:.2g} "
@@ -464,7 +594,10 @@ class BaseFlowDensity(DensityMixin, BaseEstimator, metaclass=ABCMeta):
         Runs with the estimator's threads and, with ``verbose``, a progress bar
         advancing by segments of whole scoring chunks (a row's value does not
         depend on how the rows are split: every chunk has the same shape).
+        A memmap is read, checked and scored a segment at a time.
         """
+        if _out_of_core.is_streamed(X):
+            return self._score_streamed(X, estimate, what)
         x = self._model_input(X)
         model = self._model()
         chunk, pass_rows = evaluation.scoring_layout(model, x.device)
@@ -480,6 +613,43 @@ class BaseFlowDensity(DensityMixin, BaseEstimator, metaclass=ABCMeta):
                     bar.update(len(parts[-1]))
                 return torch.cat(parts).double().cpu().numpy()
 
+    def _score_streamed(
+        self,
+        X: np.ndarray,
+        estimate: Callable[[DensityModel, torch.Tensor], torch.Tensor],
+        what: str,
+    ) -> np.ndarray:
+        """:meth:`_score_rows` of a memmap: only the results and one segment of
+        rows (whole scoring chunks, about
+        :data:`~sklearn_lgf._out_of_core.CHUNK_BYTES` of float64) are in memory."""
+        check_is_fitted(self, "model_")
+        validate_data(self, X, skip_check_array=True, reset=False)
+        model = self._model()
+        chunk, pass_rows = evaluation.scoring_layout(model, self._device)
+        segment = chunk * max(
+            1, _out_of_core.chunk_rows(X, _out_of_core.CHUNK_BYTES) // chunk
+        )
+        reader = _out_of_core.RowReader(X)
+        result: np.ndarray | None = None
+        bar = rows_bar(type(self).__name__, what, len(X), self.verbose)
+        with (
+            self._threads(pass_rows),
+            bar if bar is not None else contextlib.nullcontext(),
+        ):
+            for start, x in _out_of_core.chunks(reader, segment * 8 * X.shape[1]):
+                _out_of_core.check_finite(x, start)
+                z = self._float32_rows(x, self._standardise(x), first_row=start)
+                rows = torch.from_numpy(z.astype(np.float32)).to(self._device)
+                values = estimate(model, rows).double().cpu().numpy()
+                if result is None:
+                    result = np.empty((len(X), *values.shape[1:]))
+                result[start : start + len(values)] = values
+                if bar is not None:
+                    bar.update(len(values))
+        reader.close()
+        assert result is not None
+        return result
+
     # -------------------------------------------------------------- scoring
     def score_samples(
         self, X: Any, return_std: bool = False
@@ -489,7 +659,9 @@ class BaseFlowDensity(DensityMixin, BaseEstimator, metaclass=ABCMeta):
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
-            Points to evaluate.
+            Points to evaluate. A :class:`numpy.memmap` is read, checked and
+            scored in segments of rows, never loaded whole: memory holds one
+            segment and the result (8 bytes a row, 16 with ``return_std``).
         return_std : bool, default=False
             Also return each row's Monte Carlo standard error (as
             ``GaussianProcessRegressor.predict`` returns its ``std``).
@@ -506,7 +678,8 @@ class BaseFlowDensity(DensityMixin, BaseEstimator, metaclass=ABCMeta):
         """
         if not return_std:
             log_prob = self._score_rows(X, evaluation.log_prob, "score_samples")
-            return log_prob + self._log_det_correction()
+            log_prob += self._log_det_correction()  # in place: n rows may be many
+            return log_prob
         values = self._score_rows(X, evaluation.log_prob_and_std, "score_samples")
         return values[:, 0] + self._log_det_correction(), values[:, 1]
 

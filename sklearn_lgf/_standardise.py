@@ -92,10 +92,51 @@ def robust_location_scale(
         if not scale[j] > 1e-12 * max(1.0, abs(location[j])):
             if np.isfinite(scale[j]):
                 scale[j], constant[j] = 1.0, True
+    _check_representable(location, scale)
+    return location, scale, constant
+
+
+def _check_representable(location: np.ndarray, scale: np.ndarray) -> None:
     if not (np.isfinite(location).all() and np.isfinite(scale).all()):
         j = int(np.flatnonzero(~(np.isfinite(location) & np.isfinite(scale)))[0])
         raise ValueError(
             "Input X contains values too large for dtype('float64') to "
             f"standardise: the spread of column {j} overflows float64."
         )
+
+
+def location_scale_from_sums(
+    centre: np.ndarray,
+    count: np.ndarray,
+    first: np.ndarray,
+    second: np.ndarray,
+    exponent: np.ndarray,
+    lowest: np.ndarray,
+    highest: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`robust_location_scale` from sums over the non-extreme rows,
+    for data read in parts: per feature, ``count`` rows whose deviations
+    from ``centre``, in units of ``2**exponent``, sum to ``first`` and their
+    squares to ``second``; ``lowest`` and ``highest`` are their extremes.
+
+    The mean and standard deviation are the same as in memory, summed in
+    another order. The centre is a median (of a sample, for large data),
+    and a median lies within a standard deviation of the mean: the
+    variance as mean square minus squared mean loses at most a bit or two
+    to cancellation.
+    """
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        mean = first / count
+        variance = np.maximum(second / count - mean * mean, 0.0)
+        location = centre + np.ldexp(mean, exponent)
+        scale = np.ldexp(np.sqrt(variance), exponent)
+    # Rounding in the sums would leave a constant feature a tiny spread.
+    equal = lowest == highest
+    location[equal], scale[equal] = lowest[equal], 0.0
+    constant = np.zeros(len(centre), dtype=bool)
+    for j in range(len(centre)):
+        if not scale[j] > 1e-12 * max(1.0, abs(location[j])):
+            if np.isfinite(scale[j]):
+                scale[j], constant[j] = 1.0, True
+    _check_representable(location, scale)
     return location, scale, constant

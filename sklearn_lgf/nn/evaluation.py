@@ -8,7 +8,7 @@ result, do not depend on how many rows were passed or where the row sits.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 import torch
 from torch import Tensor
@@ -103,6 +103,29 @@ def validation_log_prob(model: DensityModel, x: Tensor) -> Tensor:
         return model.validation_log_prob(x)
     rows = scoring_layout(model, x.device)[0]
     return map_fixed_chunks(model.validation_log_prob, x, rows)
+
+
+@torch.no_grad()
+def streamed_validation_mean(model: DensityModel, parts: Iterable[Tensor]) -> float:
+    """Mean of :func:`validation_log_prob` over rows that arrive in ``parts``
+    (data larger than memory), summed in float64.
+
+    An estimating model's draws continue from part to part, as they would
+    over all rows at once: a fresh generator per part would give every part
+    the same draws, and their errors would no longer average out.
+    """
+    total, count = 0.0, 0
+    generator: torch.Generator | None = None
+    for x in parts:
+        if model.exact:
+            values = validation_log_prob(model, x)
+        else:
+            if generator is None:
+                generator = model.validation_generator(x.device)
+            values = model.validation_log_prob(x, generator=generator)
+        total += float(values.double().sum())
+        count += x.shape[0]
+    return total / count if count else float("nan")
 
 
 def sample_chunks(

@@ -296,7 +296,11 @@ class LGF(DensityModel):
 
     @torch.no_grad()
     def validation_log_prob(
-        self, x: Tensor, *, max_row_samples: int | None = None
+        self,
+        x: Tensor,
+        *,
+        max_row_samples: int | None = None,
+        generator: torch.Generator | None = None,
     ) -> Tensor:
         """Importance-sampling estimate with ``monte_carlo.validation_samples``
         draws of its own per row.
@@ -307,12 +311,13 @@ class LGF(DensityModel):
         errors of the rows are independent and average out in their mean,
         which makes this the better estimate of a set's mean log-likelihood
         (early stopping). The same ``x`` gives the same values on every call.
+        A set scored in parts passes one ``generator`` (seeded as above) to
+        every part, so that the parts' draws differ.
         """
         n_draws = self.monte_carlo.validation_samples
         budget = max_row_samples or row_sample_budget(x.device)
-        generator = torch.Generator(device=x.device).manual_seed(
-            self.monte_carlo.seed + 1
-        )
+        if generator is None:
+            generator = self.validation_generator(x.device)
         k_slice = min(n_draws, budget)
         rows_per_chunk = max(1, budget // n_draws)
         result = x.new_empty(x.shape[0])
@@ -328,6 +333,10 @@ class LGF(DensityModel):
             assert total is not None
             result[start : start + rows.shape[0]] = total - math.log(n_draws)
         return result
+
+    def validation_generator(self, device: torch.device) -> torch.Generator:
+        """The generator of :meth:`validation_log_prob`'s draws, freshly seeded."""
+        return torch.Generator(device=device).manual_seed(self.monte_carlo.seed + 1)
 
     def _standard_normal(
         self, rows: int, generator: torch.Generator | None, like: Tensor

@@ -69,10 +69,17 @@ class DensityModel(nn.Module, metaclass=ABCMeta):
         log_prob = self.log_prob(x, noise)
         return torch.stack([log_prob, torch.zeros_like(log_prob)], dim=1)
 
-    def validation_log_prob(self, x: Tensor) -> Tensor:
+    def validation_log_prob(
+        self, x: Tensor, *, generator: torch.Generator | None = None
+    ) -> Tensor:
         """``log p(x)`` per row as early stopping should see it (an estimate
-        whose errors are independent across rows, for models that estimate)."""
+        whose errors are independent across rows, for models that estimate,
+        drawn from ``generator``: ``None`` for :meth:`validation_generator`'s)."""
         return self.log_prob(x)
+
+    def validation_generator(self, device: torch.device) -> torch.Generator | None:
+        """A fresh generator for :meth:`validation_log_prob` (``None``: exact)."""
+        return None
 
     @abstractmethod
     def training_loss(

@@ -34,6 +34,7 @@ import torch
 from torch import Tensor, nn
 
 from .bijections import BatchNorm, calibrate_batch_norms
+from .data import TensorRows, TrainingRows
 from .evaluation import BATCH_NORM_CALIBRATION_ROWS
 from .model import DensityModel
 
@@ -42,11 +43,12 @@ from .model import DensityModel
 CALIBRATION_SEED_OFFSET = 2
 # As MLPClassifier's learning_rate="adaptive": divide by 5, stop below 1e-6.
 LR_DIVISOR = 5.0
+MIN_ADAPTIVE_LR = 1e-6
 FUSED_ADAM_DEVICES = ("cpu", "cuda")
 # Training rows on which a fresh model's untrained loss is measured when
-# there is no validation split (the x_train rows arrive shuffled).
+# there is no validation split: in-memory rows arrive shuffled, a memmap's
+# are its first rows; either is plenty for a reference many nats wide.
 REFERENCE_ROWS = 4096
-MIN_ADAPTIVE_LR = 1e-6
 # An epoch worse than the best point seen by more than this many nats per
 # sample and feature (and at least EXPLOSION_MIN_NATS) has exploded. Ordinary
 # training moves the mean log-likelihood by fractions of a nat from one epoch
@@ -156,22 +158,21 @@ def _state(model: nn.Module) -> dict[str, Tensor]:
 @torch.no_grad()
 def _mean_training_loss(
     model: DensityModel,
-    x: Tensor,
+    rows: TrainingRows,
     batch_size: int,
     generator: torch.Generator,
 ) -> float:
-    """The training loss of the current weights over ``x`` (evaluation mode)."""
-    total = x.new_zeros((), dtype=torch.float64)
-    for first in range(0, x.shape[0], batch_size):
-        batch = x[first : first + batch_size]
+    """The training loss of the current weights over ``rows`` (evaluation mode)."""
+    total = torch.zeros((), dtype=torch.float64, device=rows.device)
+    for batch in rows.batches(batch_size):
         loss = model.training_loss(batch, generator)
         total += loss.double() * batch.shape[0]
-    return total.item() / x.shape[0]
+    return total.item() / rows.n_rows
 
 
 def train(
     model: DensityModel,
-    x_train: Tensor,
+    x_train: Tensor | TrainingRows,
     config: TrainingConfig,
     *,
     validation: Callable[[], float] | None = None,
@@ -194,6 +195,9 @@ def train(
     the units the caller wants. ``log`` receives one-line messages (rate
     changes, stopping, divergence); ``on_epoch`` a report after each epoch.
 
+    ``x_train`` is a tensor of training rows, or a :class:`TrainingRows`
+    that reads them on demand (:mod:`sklearn_lgf.nn.data`).
+
     Divergence (a non-finite loss or score, or an epoch more than
     :func:`explosion_margin` nats worse than the best point) stops training
     with the best weights restored and is described in the result's
@@ -202,37 +206,40 @@ def train(
     that far below the untrained model. A ``KeyboardInterrupt`` is re-raised
     as :class:`TrainingInterrupted` once the best weights are restored.
     """
-    n = x_train.shape[0]
+    rows = x_train if isinstance(x_train, TrainingRows) else TensorRows(x_train)
+    n = rows.n_rows
     batch_size = min(config.batch_size, n)
     optimizer = torch.optim.Adam(
         _parameter_groups(model, config.alpha / batch_size),
         lr=config.learning_rate_init,
         # One kernel over all parameters instead of about ten small ones per
         # parameter tensor: an LGF's update fell from 5.4 to 1.4 ms per step.
-        fused=x_train.device.type in FUSED_ADAM_DEVICES,
+        fused=rows.device.type in FUSED_ADAM_DEVICES,
     )
-    margin = explosion_margin(x_train.shape[1])
+    margin = explosion_margin(rows.n_features)
     use_validation = config.early_stopping and validation is not None
 
-    def criterion_now(rows: int | None = None) -> float:
+    def criterion_now(first_rows: int | None = None) -> float:
         """The stopping criterion of the current weights, as a log-likelihood
-        (without validation: on the first ``rows`` training rows, or all)."""
+        (without validation: on the first ``first_rows`` training rows, or all)."""
         model.eval()
         if use_validation:
             assert validation is not None
             return validation() + score_offset
-        x = x_train if rows is None else x_train[:rows]
-        loss = _mean_training_loss(model, x, batch_size, noise_generator)
+        measured = rows if first_rows is None else TensorRows(rows.head(first_rows))
+        loss = _mean_training_loss(model, measured, batch_size, noise_generator)
         return -(loss - score_offset)
 
     def calibrate() -> None:
+        if not batch_normalised:
+            return  # nothing to calibrate: spare a read of the rows
         # Draws of their own, the same at every calibration: from the training
         # stream, they would depend on how many epochs ran after the best one,
         # and the restored best model would not be the best epoch's model.
         draws = torch.Generator(device=noise_generator.device).manual_seed(
             noise_generator.initial_seed() + CALIBRATION_SEED_OFFSET
         )
-        calibration = x_train[:BATCH_NORM_CALIBRATION_ROWS]
+        calibration = rows.head(BATCH_NORM_CALIBRATION_ROWS)
         calibrate_batch_norms(model, lambda: model.training_loss(calibration, draws))
 
     loss_curve: list[float] = []
@@ -297,10 +304,8 @@ def train(
         for epoch in range(1, config.max_iter + 1):
             start = time.perf_counter()
             model.train()
-            order = torch.randperm(n, generator=shuffle_generator).to(x_train.device)
-            total = x_train.new_zeros(())
-            for first in range(0, n, batch_size):
-                batch = x_train[order[first : first + batch_size]]
+            total = torch.zeros((), dtype=rows.dtype, device=rows.device)
+            for batch in rows.epoch_batches(batch_size, shuffle_generator):
                 loss = model.training_loss(batch, noise_generator)
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
