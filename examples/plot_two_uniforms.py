@@ -21,7 +21,7 @@ densities, their samples and their held-out log-likelihoods.
    The budget is reduced for the documentation build: 5,000 training points
    and 60 epochs each (about a minute). The full experiment
    (``python benchmarks/two_d.py --pair figure1``: 10,000 points, 300
-   epochs, 10 ELBO draws) gives MAF -1.452 and LGF-MAF -1.418 and shows the
+   epochs, 10 ELBO draws) gives MAF -1.437 and LGF-MAF -1.420 and shows the
    same picture more sharply (``benchmarks/results/two_d_figure1.md``).
 """
 
@@ -121,8 +121,9 @@ plt.show()
 # constraint: at this budget it puts fewer of its samples in the gap and
 # scores higher on held-out points (when this page was built: -1.479 against
 # -1.544, 1.9 % against 3.4 % of the samples in the gap). With the paper's
-# full budget the bridge disappears altogether (0.45 % of the samples, -1.418
-# against the MAF's -1.452; ``benchmarks/results/two_d_figure1.png``). The
+# full budget the bridge nearly disappears (0.34 % of the samples against
+# the MAF's 0.88 %, -1.420 against -1.437;
+# ``benchmarks/results/two_d_figure1.png``). The
 # price is training time: each LGF epoch here costs several MAF epochs.
 # The topological argument bites harder on targets with more separate
 # pieces: try :func:`~sklearn_lgf.datasets.make_checkerboard` or
