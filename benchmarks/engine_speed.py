@@ -159,6 +159,7 @@ def main() -> None:
     parser.add_argument("--baseline", type=Path, required=True)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--configs", nargs="+", default=list(CONFIGS))
+    parser.add_argument("--tasks", nargs="+", default=list(TASKS), choices=TASKS)
     args = parser.parse_args()
     this = HERE.parent
     trees = {"this": this, "baseline": args.baseline.resolve()}
@@ -209,7 +210,7 @@ def main() -> None:
         )
 
     for config in args.configs:
-        for task in TASKS:
+        for task in args.tasks:
             for tree in trees:
                 rates[tree, config, task] = []
             for _ in range(args.repeats):
@@ -218,7 +219,7 @@ def main() -> None:
                     rates[tree, config, task].append(measure(path, config, task))
             best = {t: max(rates[t, config, task]) for t in trees}
             lgf_maf = ["", ""]
-            if task.startswith("LGF fit"):
+            if task.startswith("LGF fit") and "MAF fit" in args.tasks:
                 lgf_maf = [
                     f"{best[t] / max(rates[t, config, 'MAF fit']):.2f}" for t in trees
                 ]

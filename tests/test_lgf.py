@@ -227,6 +227,22 @@ def test_memory_is_bounded_by_the_row_sample_budget(monkeypatch):
     assert seen and max(seen) <= 512
 
 
+def test_cpu_scoring_chunks_shrink_with_the_networks(monkeypatch):
+    """Wide networks get smaller CPU scoring chunks, within the budgets."""
+    cpu = torch.device("cpu")
+    small = build_lgf(2, 2, (8,), u_dim=1, pq_hidden_layer_sizes=(8,))
+    wide = build_lgf(43, 5, (512, 512), base="made", u_dim=10)
+    budget = evaluation.ROW_SAMPLE_BUDGET["cpu"]
+    assert evaluation.row_sample_budget(cpu, small) == budget
+    chunk = evaluation.row_sample_budget(cpu, wide)
+    assert evaluation.MIN_CPU_ROW_SAMPLES <= chunk < budget
+    units = evaluation.units_per_step(wide)
+    assert chunk * units <= evaluation.CPU_ACTIVATION_BUDGET < 2 * chunk * units
+    assert evaluation.scoring_layout(wide, cpu)[0] == chunk // wide.draws_per_row
+    monkeypatch.setitem(evaluation.ROW_SAMPLE_BUDGET, "cpu", 512)
+    assert evaluation.row_sample_budget(cpu, wide) == 512
+
+
 @pytest.fixture(scope="module")
 def fitted_lgf():
     X = bimodal(1000, 2)

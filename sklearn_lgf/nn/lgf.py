@@ -265,7 +265,7 @@ class LGF(DensityModel):
     ) -> Tensor:
         if noise is None:
             noise = self.importance_bank(x.device)
-        budget = max_row_samples or row_sample_budget(x.device)
+        budget = max_row_samples or row_sample_budget(x.device, self)
         k = noise.shape[0]
         k_slice = min(k, budget)
         total: Tensor | None = None
