@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 
 from sklearn_lgf import LGFDensity, MAFDensity
 from sklearn_lgf.nn import evaluation
@@ -63,9 +64,12 @@ def test_long_scoring_shows_a_bar_by_chunk_and_the_same_values(
     )
     shown = getattr(est, method)(rows)
     err = capsys.readouterr().err
-    # 512 rows of 16 draws in a chunk, and 4096 // (512 * 16) -> one chunk a
-    # segment: six updates. A row's value does not depend on the split.
-    assert calls == [512] * 5 + [440]
+    # One chunk a segment (4096 row-draws or fewer): an update per chunk. A
+    # row's value does not depend on the split.
+    chunk = evaluation.scoring_layout(est.model_, torch.device("cpu"))[0]
+    assert chunk * 16 <= 4096 < 2 * chunk * 16
+    assert calls == [chunk] * (3000 // chunk) + [3000 % chunk]
+    assert len(calls) > 5
     np.testing.assert_array_equal(shown, quiet)
     assert f"LGFDensity {method}" in err
 
