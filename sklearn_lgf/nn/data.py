@@ -111,21 +111,27 @@ class BlockRows(TrainingRows):
         self, batch_size: int, generator: torch.Generator
     ) -> Iterator[Tensor]:
         order = torch.randperm(self.n_blocks, generator=generator).tolist()
-        carry = self._empty()
-        for window in self._windows(order):
-            rows = torch.cat([carry, window]) if len(carry) else window
-            rows = rows[torch.randperm(len(rows), generator=generator).to(self.device)]
-            full = len(rows) - len(rows) % batch_size
-            for first in range(0, full, batch_size):
-                yield rows[first : first + batch_size]
-            carry = rows[full:]
-        if len(carry):
-            yield carry
+        return self._rebatch(self._windows(order), batch_size, generator)
 
     def batches(self, batch_size: int) -> Iterator[Tensor]:
+        windows = self._windows(list(range(self.n_blocks)))
+        return self._rebatch(windows, batch_size, None)
+
+    def _rebatch(
+        self,
+        windows: Iterator[Tensor],
+        batch_size: int,
+        generator: torch.Generator | None,
+    ) -> Iterator[Tensor]:
+        """Minibatches of ``batch_size`` rows cut from consecutive windows,
+        the rows of each shuffled with ``generator`` (if any) and the rows
+        left over carried into the next; the last batch may be short."""
         carry = self._empty()
-        for window in self._windows(list(range(self.n_blocks))):
+        for window in windows:
             rows = torch.cat([carry, window]) if len(carry) else window
+            if generator is not None:
+                shuffle = torch.randperm(len(rows), generator=generator)
+                rows = rows[shuffle.to(self.device)]
             full = len(rows) - len(rows) % batch_size
             for first in range(0, full, batch_size):
                 yield rows[first : first + batch_size]
