@@ -9,58 +9,19 @@ import joblib
 import numpy as np
 import pandas as pd
 import pytest
-import torch
 from sklearn.base import clone
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import GridSearchCV, cross_validate
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
+from thread_recording import ThreadRecordingMAF, blobs
 
 from sklearn_lgf import DensityOutlierDetector, LGFDensity, MAFDensity
-from sklearn_lgf.nn import Flow
 
 # The fits stop at a few epochs on purpose.
 pytestmark = pytest.mark.usefixtures("tiny_budget")
 
 TINY = dict(hidden_layer_sizes=(16,), max_iter=4, random_state=0)
-
-
-def blobs(n=300, d=2, seed=0):
-    rng = np.random.RandomState(seed)
-    return np.vstack(
-        [rng.normal(-2, 0.5, (n // 2, d)), rng.normal(2, 0.5, (n - n // 2, d))]
-    )
-
-
-class ThreadRecordingFlow(Flow):
-    """Records how many threads torch had when it was last validated."""
-
-    def validation_log_prob(self, x):
-        self.torch_threads = torch.get_num_threads()
-        return super().validation_log_prob(x)
-
-
-class ThreadRecordingMAF(MAFDensity):
-    """Records the threads torch granted when fit was called, and those it had
-    while evaluating the model in fit.
-
-    Its ``"auto"`` threads count every step as big enough for all the threads
-    it may take (a tiny model would get one thread whatever the limits).
-    """
-
-    _auto_min_work = 0
-
-    def fit(self, X, y=None):
-        self.granted_threads_ = torch.get_num_threads()
-        return super().fit(X, y)
-
-    def _build_model(self, n_features):
-        model = super()._build_model(n_features)
-        return ThreadRecordingFlow(model.transform, model.features)
-
-    @property
-    def torch_threads_(self):
-        return self.model_.torch_threads
 
 
 def worker_thread_limit(n_jobs):

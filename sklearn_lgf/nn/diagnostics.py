@@ -80,13 +80,12 @@ def collapse_diagnostics(
     the way, so later layers see the inputs they see when scoring.
     """
     n = x.shape[0]
-    rows = x.repeat_interleave(n_draws, dim=0)
     # One draw per indexed layer, in layer order: the values a per-layer
     # draw from ``generator`` gives.
     noise = torch.stack(
         [
             torch.randn(
-                rows.shape[0],
+                n * n_draws,
                 model.u_dim,
                 generator=generator,
                 device=x.device,
@@ -114,7 +113,8 @@ def collapse_diagnostics(
             )
         )
 
-    log_w = model.log_weights(rows, noise, on_layer=observe).view(n, n_draws)
+    log_w = model.log_weights(x, noise, on_layer=observe, draws=n_draws)
+    log_w = log_w.view(n, n_draws)
     importance = torch.logsumexp(log_w, dim=1) - math.log(n_draws)
     return CollapseDiagnostics(
         layers=layers,
