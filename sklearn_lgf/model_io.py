@@ -13,7 +13,10 @@ The file holds, under the keys below:
 ``"format"``
     The marker ``"sklearn-lgf-model"``.
 ``"format_version"``
-    ``1``; files of a newer version are refused with a clear message.
+    ``2``; files of a newer version are refused with a clear message. Files
+    of version 1 hold the same keys; their affine MADE and coupling steps
+    load in the form they were trained in (see
+    :class:`sklearn_lgf.nn.AffineStep`).
 ``"sklearn_lgf_version"``
     The version of the package that wrote the file (informational).
 ``"class"``
@@ -53,13 +56,14 @@ from ._base import BaseFlowDensity
 from ._files import PathLike, atomic_writer
 from ._lgf import LGFDensity
 from ._maf import MAFDensity
+from .nn import use_shift_before_scale
 
 __all__ = ["FORMAT_MARKER", "FORMAT_VERSION", "load_model", "save_model"]
 
 FORMAT_MARKER = "sklearn-lgf-model"
 """Value of the ``"format"`` key of every model file."""
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 """Version of the file layout written by :func:`save_model`."""
 
 # The only classes a file may name; looked up here, never imported by name.
@@ -380,6 +384,8 @@ def _rebuild(payload: Any, device: str | None) -> MAFDensity | LGFDensity:
     try:
         estimator = cls(**params)
         estimator._set_fitted_state(fitted, state_dict)
+        if version == 1:
+            use_shift_before_scale(estimator.model_)
     except _NotAModelFile:
         raise
     except (TypeError, ValueError, RuntimeError, KeyError) as error:

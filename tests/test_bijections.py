@@ -3,6 +3,7 @@ forward map, and the log-determinant equals the autograd Jacobian's."""
 
 from __future__ import annotations
 
+import pickle
 from collections.abc import Callable
 
 import pytest
@@ -14,6 +15,7 @@ from hypothesis.extra.numpy import arrays
 from sklearn_lgf.nn import (
     MADE,
     AffineCoupling,
+    AffineStep,
     BatchNorm,
     Compose,
     IndexedAffine,
@@ -44,12 +46,26 @@ def _randomise(module: torch.nn.Module) -> torch.nn.Module:
     return module
 
 
+def _shift_before_scale(step: AffineStep) -> AffineStep:
+    """The affine step in the form of model files of format 1."""
+    step.shift_before_scale = True
+    return step
+
+
 # name -> (factory(d) -> bijection, needs an index u as context)
 BIJECTIONS: dict[str, tuple[Callable[[int], torch.nn.Module], bool]] = {
     "maf": (lambda d: MaskedAffineAutoregressive(d, (16, 16)), False),
     "maf_narrow": (lambda d: MaskedAffineAutoregressive(d, (1,)), False),
     "coupling_even": (lambda d: AffineCoupling(d, (16,), parity=0), False),
     "coupling_odd": (lambda d: AffineCoupling(d, (16,), parity=1), False),
+    "maf_shift_before_scale": (
+        lambda d: _shift_before_scale(MaskedAffineAutoregressive(d, (16, 16))),
+        False,
+    ),
+    "coupling_shift_before_scale": (
+        lambda d: _shift_before_scale(AffineCoupling(d, (16,), parity=1)),
+        False,
+    ),
     "reverse": (lambda d: Reverse(), False),
     "batch_norm": (_batch_norm, False),
     "compose": (
@@ -169,16 +185,21 @@ def test_made_jacobian_is_strictly_triangular(hidden, d, context):
 @pytest.mark.parametrize("hidden", [(32, 32), (3,), (7, 2, 5)])
 @pytest.mark.parametrize("d", [1, 2, 6])
 @pytest.mark.parametrize("context", [0, 3])
-def test_made_single_pass_inverse_matches_naive(hidden, d, context):
+@pytest.mark.parametrize("shift_before_scale", [False, True])
+def test_made_single_pass_inverse_matches_naive(hidden, d, context, shift_before_scale):
     """The incremental inverse equals d full passes of the network."""
     torch.manual_seed(1)
     step = _randomise(MaskedAffineAutoregressive(d, hidden, context)).double()
+    step.shift_before_scale = shift_before_scale
     z = torch.randn(10, d, dtype=torch.float64)
     c = torch.randn(10, context, dtype=torch.float64) if context else None
     x = torch.zeros_like(z)
     for _ in range(d):
         shift, raw = step.made(x, c).unbind(1)
-        x = z * torch.exp(5 * torch.tanh(raw / 5)) + shift
+        if shift_before_scale:
+            x = z * torch.exp(5 * torch.tanh(raw / 5)) + shift
+        else:
+            x = (z - shift) * torch.exp(-raw / (1 + raw.abs() / 5))
     torch.testing.assert_close(step.inverse(z, c), x, rtol=1e-12, atol=1e-12)
 
 
@@ -190,3 +211,26 @@ def test_batch_norm_evaluation_ignores_the_scored_batch():
     torch.testing.assert_close(
         layer(x)[0], (x - 0) / torch.sqrt(torch.tensor(1 + 1e-5))
     )
+
+
+@pytest.mark.parametrize(
+    "make_step",
+    [
+        lambda: MaskedAffineAutoregressive(3, (8,)),
+        lambda: AffineCoupling(3, (8,), parity=1),
+    ],
+)
+def test_affine_step_pickled_before_the_form_flag_keeps_its_form(make_step):
+    """A step pickled before ``shift_before_scale`` existed has no such
+    attribute; it must compute the map it was trained with."""
+    torch.manual_seed(0)
+    step = _randomise(make_step()).double()
+    x = torch.randn(6, 3, dtype=torch.float64)
+    step.shift_before_scale = True
+    legacy = step(x)
+    del step.__dict__["shift_before_scale"]
+    old = pickle.loads(pickle.dumps(step))
+    assert "shift_before_scale" not in old.__dict__
+    torch.testing.assert_close(old(x), legacy, rtol=0, atol=0)
+    step.shift_before_scale = False
+    assert not torch.allclose(step(x)[0], legacy[0])

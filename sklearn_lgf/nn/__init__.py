@@ -7,6 +7,7 @@ batch-independent chunks. Nothing in this subpackage imports scikit-learn.
 """
 
 from . import evaluation
+from .affine import AffineStep, rational_clamp, use_shift_before_scale
 from .bijections import BatchNorm, Bijection, Compose, Reverse, soft_clamp
 from .coupling import AffineCoupling
 from .diagnostics import CollapseDiagnostics, LayerDiagnostics, collapse_diagnostics
@@ -26,6 +27,7 @@ __all__ = [
     "LGF",
     "MADE",
     "AffineCoupling",
+    "AffineStep",
     "BatchNorm",
     "Bijection",
     "CollapseDiagnostics",
@@ -49,8 +51,10 @@ __all__ = [
     "build_lgf",
     "collapse_diagnostics",
     "evaluation",
+    "rational_clamp",
     "rational_quadratic_spline",
     "soft_clamp",
     "standard_normal_log_prob",
     "train",
+    "use_shift_before_scale",
 ]

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
-from .bijections import Bijection, soft_clamp
+from .affine import AffineStep
 from .mlp import mlp
 
 
@@ -19,11 +19,12 @@ def parity_split(features: int, parity: int) -> tuple[Tensor, Tensor]:
     return index[index % 2 == parity], index[index % 2 != parity]
 
 
-class AffineCoupling(Bijection):
+class AffineCoupling(AffineStep):
     """Features of one parity pass through; the others get an affine map.
 
-    ``z_B = (x_B - t(x_A)) * exp(-a(x_A))`` where ``A`` holds the features with
-    index parity ``parity`` and ``B`` the rest; ``a`` is soft-clamped. The
+    ``z_B = x_B * exp(a(x_A)) + t(x_A)`` where ``A`` holds the features with
+    index parity ``parity`` and ``B`` the rest; ``a`` is clamped as in
+    :class:`~sklearn_lgf.nn.affine.AffineStep`. The
     conditioner has torch's default initialisation (as zuko's couplings): a
     zero last layer would hide a context ``u`` from the gradient at the start.
     """
@@ -44,29 +45,28 @@ class AffineCoupling(Bijection):
         self.register_buffer("kept", kept)
         self.register_buffer("changed", changed)
         self.log_scale_bound = log_scale_bound
+        self.shift_before_scale = False
         self.conditioner = mlp(
             len(self.kept) + context_features,
             hidden_layer_sizes,
             2 * len(self.changed),
         )
 
-    def _shift_log_scale(
-        self, kept: Tensor, context: Tensor | None
-    ) -> tuple[Tensor, Tensor]:
+    def _shift_raw(self, kept: Tensor, context: Tensor | None) -> tuple[Tensor, Tensor]:
         h = kept if context is None else torch.cat([context, kept], dim=-1)
         shift, raw = self.conditioner(h).chunk(2, dim=-1)
-        return shift, soft_clamp(raw, self.log_scale_bound)
+        return shift, raw
 
     def forward(
         self, x: Tensor, context: Tensor | None = None
     ) -> tuple[Tensor, Tensor]:
-        shift, log_scale = self._shift_log_scale(x[:, self.kept], context)
+        shift, raw = self._shift_raw(x[:, self.kept], context)
         z = x.clone()
-        z[:, self.changed] = (x[:, self.changed] - shift) * torch.exp(-log_scale)
-        return z, -log_scale.sum(-1)
+        z[:, self.changed], log_slope = self.to_latent(x[:, self.changed], shift, raw)
+        return z, log_slope.sum(-1)
 
     def inverse(self, z: Tensor, context: Tensor | None = None) -> Tensor:
-        shift, log_scale = self._shift_log_scale(z[:, self.kept], context)
+        shift, raw = self._shift_raw(z[:, self.kept], context)
         x = z.clone()
-        x[:, self.changed] = z[:, self.changed] * torch.exp(log_scale) + shift
+        x[:, self.changed] = self.to_data(z[:, self.changed], shift, raw)
         return x

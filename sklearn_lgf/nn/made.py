@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .bijections import Bijection, soft_clamp
+from .affine import AffineStep
 
 
 def hidden_degrees(width: int, features: int, min_degree: int) -> Tensor:
@@ -152,10 +152,12 @@ class MADE(nn.Module):
         return x
 
 
-class MaskedAffineAutoregressive(Bijection):
-    """MAF step: ``z_i = (x_i - mu_i(x_<i)) * exp(-alpha_i(x_<i))``.
+class MaskedAffineAutoregressive(AffineStep):
+    """MAF step: ``z_i = x_i * exp(a_i(x_<i)) + b_i(x_<i)``.
 
-    ``alpha`` is soft-clamped to ``(-log_scale_bound, log_scale_bound)``.
+    ``a`` is clamped to ``(-log_scale_bound, log_scale_bound)`` by
+    :func:`~sklearn_lgf.nn.affine.rational_clamp`; see
+    :class:`~sklearn_lgf.nn.affine.AffineStep` for the form of older models.
     """
 
     def __init__(
@@ -168,18 +170,17 @@ class MaskedAffineAutoregressive(Bijection):
         super().__init__()
         self.made = MADE(features, hidden_layer_sizes, 2, context_features)
         self.log_scale_bound = log_scale_bound
+        self.shift_before_scale = False
 
     def forward(
         self, x: Tensor, context: Tensor | None = None
     ) -> tuple[Tensor, Tensor]:
         shift, raw = self.made(x, context).unbind(1)
-        log_scale = soft_clamp(raw, self.log_scale_bound)
-        return (x - shift) * torch.exp(-log_scale), -log_scale.sum(-1)
+        z, log_slope = self.to_latent(x, shift, raw)
+        return z, log_slope.sum(-1)
 
     def inverse(self, z: Tensor, context: Tensor | None = None) -> Tensor:
-        bound = self.log_scale_bound
-
         def invert_feature(z_i: Tensor, params: Tensor) -> Tensor:
-            return z_i * torch.exp(soft_clamp(params[:, 1], bound)) + params[:, 0]
+            return self.to_data(z_i, params[:, 0], params[:, 1])
 
         return self.made.autoregressive_inverse(z, invert_feature, context)
