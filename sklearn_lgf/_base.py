@@ -179,7 +179,9 @@ class BaseFlowDensity(DensityMixin, BaseEstimator, metaclass=ABCMeta):
     def _model(self) -> DensityModel:
         """The fitted model on the estimator's device, set up with the current
         parameters (they may have changed since fit, e.g. through
-        ``set_params(n_importance_samples=...)``)."""
+        ``set_params(n_importance_samples=...)``, checked here as ``fit``
+        checks them)."""
+        self._validate_params()
         device = resolve_device(self.device)
         if getattr(self, "_device", None) != device:
             self.model_.to(device)

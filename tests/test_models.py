@@ -145,3 +145,29 @@ def trained_once(model: DensityModel) -> None:
         shuffle_generator=torch.Generator().manual_seed(0),
         noise_generator=torch.Generator().manual_seed(1),
     )
+
+
+@pytest.mark.parametrize(
+    "features, sizes",
+    [
+        (43, {}),
+        (2, {"pq_hidden_layer_sizes": (16,), "st_hidden_layer_sizes": (16,)}),
+    ],
+)
+def test_a_rows_score_does_not_depend_on_its_place_in_the_chunk(features, sizes):
+    """torch's CPU sigmoid and softplus round a tensor's last partial vector
+    with other code than the rest: unless scoring keeps every element on one
+    code path, the rows at the end of a chunk score differently (seen with
+    these shapes: the LGF's defaults at d=43, and 16-unit p/q nets at d=2)."""
+    torch.manual_seed(0)
+    model = build_lgf(features, 2, (32, 32), **sizes)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(0.1 * torch.randn_like(p))
+    model.eval()
+    model.monte_carlo = MonteCarlo(importance_samples=100)
+    n_rows = evaluation.scoring_layout(model, torch.device("cpu"))[0]
+    x = torch.randn(n_rows, features)
+    whole = evaluation.log_prob(model, x)
+    alone = torch.cat([evaluation.log_prob(model, x[i : i + 1]) for i in range(n_rows)])
+    assert torch.equal(whole, alone)

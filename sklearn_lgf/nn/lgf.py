@@ -20,7 +20,7 @@ from .bijections import Bijection
 from .evaluation import row_sample_budget
 from .flow import flow_steps, standard_normal_log_prob
 from .indexed import ConditionalGaussian, IndexedAffine, gaussian_log_prob_of_noise
-from .model import DensityModel, MonteCarlo
+from .model import DensityModel, MonteCarlo, importance_estimate
 from .splines import DEFAULT_BINS, DEFAULT_TAIL_BOUND
 
 INDEXINGS = ("affine", "conditioner")
@@ -255,6 +255,12 @@ class LGF(DensityModel):
             x, noise, max_row_samples, importance=True, with_std=True
         )
 
+    def log_weight_sums(self, x: Tensor, noise: Tensor) -> Tensor:
+        log_w = self.tiled_log_weights(x, noise)
+        return torch.stack(
+            [torch.logsumexp(log_w, dim=1), torch.logsumexp(2 * log_w, dim=1)], dim=1
+        )
+
     def _over_draws(
         self,
         x: Tensor,
@@ -269,30 +275,21 @@ class LGF(DensityModel):
         k = noise.shape[0]
         k_slice = min(k, budget)
         total: Tensor | None = None
-        squares: Tensor | None = None  # logsumexp of 2 log w, for the error
         for start in range(0, k, k_slice):
-            log_w = self.tiled_log_weights(x, noise[start : start + k_slice])
+            draws = noise[start : start + k_slice]
             if importance:
-                part = torch.logsumexp(log_w, dim=1)
-                total = part if total is None else torch.logaddexp(total, part)
-                if with_std:
-                    part = torch.logsumexp(2 * log_w, dim=1)
-                    squares = (
-                        part if squares is None else torch.logaddexp(squares, part)
-                    )
+                sums = self.log_weight_sums(x, draws)
+                total = sums if total is None else torch.logaddexp(total, sums)
             else:
-                part = log_w.sum(dim=1)
+                part = self.tiled_log_weights(x, draws).sum(dim=1)
                 total = part if total is None else total + part
         assert total is not None
         if not importance:
             return total / k
-        estimate = total - math.log(k)
-        if not with_std:
-            return estimate
-        assert squares is not None
-        # mean w^2 / (mean w)^2 = exp(squares + log K - 2 total), >= 1.
-        excess = torch.expm1(squares + math.log(k) - 2 * total).clamp_min(0)
-        return torch.stack([estimate, (excess / k).sqrt()], dim=1)
+        estimate, std = importance_estimate(
+            total[:, 0], total[:, 1], torch.full_like(total[:, 0], k)
+        )
+        return torch.stack([estimate, std], dim=1) if with_std else estimate
 
     @torch.no_grad()
     def validation_log_prob(

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor, nn
 
-from .activations import Tanh
+from .activations import Tanh, whole_vectors
 
 
 def mlp(
@@ -67,7 +67,15 @@ def _folded(x: Tensor, net: nn.Sequential) -> Tensor:
         last = depth == len(linears) - 1
         beta = 1.0 if last else 2.0  # into the next sigmoid(2 a)
         alpha = beta * (1.0 if depth == 0 else 2.0)
-        h = torch.addmm(bias, h, weight.t(), beta=beta, alpha=alpha)
-        if not last:
-            h = torch.sigmoid(h)
+        if last or torch.is_grad_enabled():
+            h = torch.addmm(bias, h, weight.t(), beta=beta, alpha=alpha)
+            if not last:
+                h = torch.sigmoid(h)
+            continue
+        # Scoring: every row's units rounded alike, wherever the row sits.
+        buffer, head = whole_vectors(h.shape[0] * weight.shape[0], h)
+        out = head.view(h.shape[0], weight.shape[0])
+        torch.addmm(bias, h, weight.t(), beta=beta, alpha=alpha, out=out)
+        torch.sigmoid_(buffer)
+        h = out
     return h

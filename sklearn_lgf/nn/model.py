@@ -31,6 +31,11 @@ class MonteCarlo:
         Seeds the fixed bank of ``K`` draws shared by all rows when scoring
         (so a row's value does not depend on the batch), and, plus one, the
         independent validation draws.
+    importance_tolerance
+        ``None``: every row's estimate uses all ``K`` draws. A number: each
+        row takes the bank's draws in blocks and stops once its standard
+        error is at most this many nats (see
+        :func:`~sklearn_lgf.nn.evaluation.adaptive_log_prob_and_std`).
     """
 
     training_draws: int = 1
@@ -38,6 +43,19 @@ class MonteCarlo:
     importance_samples: int = 100
     validation_samples: int = 5
     seed: int = 0
+    importance_tolerance: float | None = None
+
+
+def importance_estimate(
+    log_sum_w: Tensor, log_sum_w2: Tensor, k: Tensor
+) -> tuple[Tensor, Tensor]:
+    """The importance-sampling estimate ``log(mean_k w_k)`` per row and its
+    standard error by the delta method, ``sqrt((mean w^2 / (mean w)^2 - 1) / K)``,
+    from ``logsumexp_k log w_k``, ``logsumexp_k 2 log w_k`` and ``K`` (per row)."""
+    log_k = torch.log(k)
+    # mean w^2 / (mean w)^2 = exp(log_sum_w2 + log K - 2 log_sum_w), >= 1.
+    excess = torch.expm1(log_sum_w2 + log_k - 2 * log_sum_w).clamp_min(0)
+    return log_sum_w - log_k, (excess / k).sqrt()
 
 
 class DensityModel(nn.Module, metaclass=ABCMeta):
@@ -68,6 +86,16 @@ class DensityModel(nn.Module, metaclass=ABCMeta):
         ``(n, 2)`` (exact models: an error of 0)."""
         log_prob = self.log_prob(x, noise)
         return torch.stack([log_prob, torch.zeros_like(log_prob)], dim=1)
+
+    def log_weight_sums(self, x: Tensor, noise: Tensor) -> Tensor:
+        """``logsumexp_k log w_k`` and ``logsumexp_k 2 log w_k`` per row, as
+        ``(n, 2)``, over the ``(K, ...)`` draws ``noise`` shared by all rows
+        (models that estimate; the pieces of :func:`importance_estimate`)."""
+        raise NotImplementedError(f"{type(self).__name__} draws nothing")
+
+    def importance_bank(self, device: torch.device) -> Tensor:
+        """The fixed draws of an estimate (models that estimate)."""
+        raise NotImplementedError(f"{type(self).__name__} draws nothing")
 
     def validation_log_prob(
         self, x: Tensor, *, generator: torch.Generator | None = None

@@ -26,6 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from .activations import softplus
 from .bijections import Bijection
 from .coupling import parity_split
 from .made import MADE
@@ -63,7 +64,7 @@ def rational_quadratic_knots(
     knot_y = _knot_positions(heights, min_bin_height, tail_bound)
     # softplus rather than exp: the slope grows only linearly with the logit,
     # so one large network output cannot make the density explode.
-    interior = min_derivative + F.softplus(derivatives)
+    interior = min_derivative + softplus(derivatives)
     one = interior.new_ones(interior.shape[:-1] + (1,))
     knot_derivative = torch.cat([one, interior, one], dim=-1)
     return knot_x, knot_y, knot_derivative
