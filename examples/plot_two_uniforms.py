@@ -21,7 +21,7 @@ densities, their samples and their held-out log-likelihoods.
    The budget is reduced for the documentation build: 5,000 training points
    and 60 epochs each (about a minute). The full experiment
    (``python benchmarks/two_d.py --pair figure1``: 10,000 points, 300
-   epochs, 10 ELBO draws) gives MAF -1.437 and LGF-MAF -1.420 and shows the
+   epochs, 10 ELBO draws) gives MAF -1.441 and LGF-MAF -1.413 and shows the
    same picture more sharply (``benchmarks/results/two_d_figure1.md``).
 """
 
@@ -119,11 +119,11 @@ plt.show()
 # Gaussian cannot tear the plane, so its density has to stay connected from
 # one rectangle to the other. The LGF-MAF's indexed family lifts that
 # constraint: at this budget it puts fewer of its samples in the gap and
-# scores higher on held-out points (when this page was built: -1.479 against
-# -1.558, 1.9 % against 3.3 % of the samples in the gap). With the paper's
-# full budget both models come close to the truth (-1.420 against -1.437
-# for seed 0; ``benchmarks/results/two_d_figure1.png``), and whether the
-# LGF's bridge is the thinner one depends on the seed
+# scores higher on held-out points (when this page was built: -1.511 against
+# -1.572, 2.5 % against 6.1 % of the samples in the gap). With the paper's
+# full budget both models come close to the truth (-1.413 against -1.441
+# for seed 0; ``benchmarks/results/two_d_figure1.png``), and the LGF's
+# bridge is the thinner one on each of three seeds
 # (``benchmarks/results/two_d_figure1_seeds.md``). The
 # price is training time: each LGF epoch here costs several MAF epochs.
 # The topological argument bites harder on targets with more separate
