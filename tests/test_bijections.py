@@ -196,10 +196,11 @@ def test_made_single_pass_inverse_matches_naive(hidden, d, context, shift_before
     x = torch.zeros_like(z)
     for _ in range(d):
         shift, raw = step.made(x, c).unbind(1)
+        bound = step.log_scale_bound
         if shift_before_scale:
-            x = z * torch.exp(5 * torch.tanh(raw / 5)) + shift
+            x = z * torch.exp(bound * torch.tanh(raw / bound)) + shift
         else:
-            x = (z - shift) * torch.exp(-raw / (1 + raw.abs() / 5))
+            x = (z - shift) * torch.exp(-raw / (1 + raw.abs() / bound))
     torch.testing.assert_close(step.inverse(z, c), x, rtol=1e-12, atol=1e-12)
 
 

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
-from .affine import AffineStep
+from .affine import LOG_SCALE_BOUND, AffineStep
 from .mlp import mlp
 
 
@@ -38,7 +38,7 @@ class AffineCoupling(AffineStep):
         hidden_layer_sizes: Sequence[int],
         parity: int = 0,
         context_features: int = 0,
-        log_scale_bound: float = 5.0,
+        log_scale_bound: float = LOG_SCALE_BOUND,
     ) -> None:
         super().__init__()
         kept, changed = parity_split(features, parity)

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
+from .affine import LOG_SCALE_BOUND
 from .bijections import HALF_LOG_TWO_PI, BatchNorm, Bijection, Compose, Reverse
 from .coupling import AffineCoupling
 from .made import MaskedAffineAutoregressive
@@ -61,7 +62,7 @@ def flow_steps(
     *,
     batch_norm: bool = False,
     context_features: int = 0,
-    log_scale_bound: float = 5.0,
+    log_scale_bound: float = LOG_SCALE_BOUND,
     n_bins: int = DEFAULT_BINS,
     tail_bound: float = DEFAULT_TAIL_BOUND,
 ) -> list[list[Bijection]]:
@@ -125,7 +126,7 @@ def build_flow(
     n_bins: int = DEFAULT_BINS,
     tail_bound: float = DEFAULT_TAIL_BOUND,
     batch_norm: bool = False,
-    log_scale_bound: float = 5.0,
+    log_scale_bound: float = LOG_SCALE_BOUND,
 ) -> Flow:
     """A MAF, RealNVP or neural spline flow (see :func:`flow_steps`), with
     alternating orders/masks between layers.

@@ -367,7 +367,8 @@ def build_lgf(
     """An LGF-MAF (``base="made"``), LGF-RealNVP (``"coupling"``) or LGF-NSF
     (``"spline"`` or ``"spline-coupling"``); see :func:`~.flow.flow_steps`.
 
-    The arguments and defaults are those of :class:`~sklearn_lgf.LGFDensity`.
+    The arguments and defaults are those of :class:`~sklearn_lgf.LGFDensity`;
+    ``log_scale_bound`` bounds ``log s(u)`` (the base steps keep theirs).
     ``indexing="affine"``: ``G(x; u) = s(u) * g(x) + t(u)`` with ``s`` and
     ``t`` from an MLP of ``u`` of widths ``st_hidden_layer_sizes``;
     ``"conditioner"``: ``u`` is fed into the base step's conditioner instead
@@ -385,7 +386,6 @@ def build_lgf(
         hidden_layer_sizes,
         batch_norm=batch_norm,
         context_features=u_dim if concat_u else 0,
-        log_scale_bound=log_scale_bound,
         n_bins=n_bins,
         tail_bound=tail_bound,
     )

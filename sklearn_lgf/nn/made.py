@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .affine import AffineStep
+from .affine import LOG_SCALE_BOUND, AffineStep
 
 
 def hidden_degrees(width: int, features: int, min_degree: int) -> Tensor:
@@ -165,7 +165,7 @@ class MaskedAffineAutoregressive(AffineStep):
         features: int,
         hidden_layer_sizes: Sequence[int],
         context_features: int = 0,
-        log_scale_bound: float = 5.0,
+        log_scale_bound: float = LOG_SCALE_BOUND,
     ) -> None:
         super().__init__()
         self.made = MADE(features, hidden_layer_sizes, 2, context_features)
