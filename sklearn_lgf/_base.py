@@ -251,10 +251,16 @@ class BaseFlowDensity(DensityMixin, BaseEstimator, metaclass=ABCMeta):
             )
             model = self._model()
         else:
+            # The fence's statistics cost seconds on millions of rows: once.
+            fence = fence_scale(X) if len(X) > 1 else None
+            far = (
+                extreme_rows(X, fence) if fence is not None else np.zeros(len(X), bool)
+            )
             if not warm:
-                self._initialise(X, init_seed, noise_seed)
+                self._initialise(X, init_seed, noise_seed, extreme=far)
             model = self._model()
-            Z = self._drop_extreme_rows(self._float32_rows(X, self._standardise(X)), X)
+            Z = self._float32_rows(X, self._standardise(X))
+            Z = self._drop_extreme_rows(Z, X, far, fence)
             train_rows, valid_rows = self._split(Z, split_seed, self._device)
         result = self._train(
             model, train_rows, valid_rows, (shuffle_seed, noise_seed), warm
@@ -276,11 +282,14 @@ class BaseFlowDensity(DensityMixin, BaseEstimator, metaclass=ABCMeta):
         init_seed: int,
         noise_seed: int,
         statistics: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
+        *,
+        extreme: np.ndarray | None = None,
     ) -> None:
         """Standardisation, a fresh model and an empty history for a new fit.
-        ``statistics``: :func:`robust_location_scale`'s result if known."""
+        ``statistics``: :func:`robust_location_scale`'s result if known;
+        ``extreme``: :func:`extreme_rows` of ``X`` if known."""
         location, scale, constant = (
-            robust_location_scale(X) if statistics is None else statistics
+            robust_location_scale(X, extreme) if statistics is None else statistics
         )
         if constant.any():
             warnings.warn(
@@ -489,9 +498,17 @@ class BaseFlowDensity(DensityMixin, BaseEstimator, metaclass=ABCMeta):
             stacklevel=4,
         )
 
-    def _drop_extreme_rows(self, Z: np.ndarray, X: np.ndarray) -> np.ndarray:
-        """The standardised training rows ``Z`` without the rows of ``X`` that
-        :func:`extreme_rows` finds, with a warning naming them.
+    def _drop_extreme_rows(
+        self,
+        Z: np.ndarray,
+        X: np.ndarray,
+        far: np.ndarray,
+        fence: tuple[np.ndarray, np.ndarray] | None,
+    ) -> np.ndarray:
+        """The standardised training rows ``Z`` without the rows ``far`` of
+        ``X`` (:func:`extreme_rows` beyond ``fence``, :func:`fence_scale`'s
+        ``(median, spread)``; ``None`` for a single row), with a warning
+        naming them.
 
         One row far out (say at 1e6 among values of order 1) would dominate
         the loss and its gradients and wreck the fit of all the other rows;
@@ -499,11 +516,10 @@ class BaseFlowDensity(DensityMixin, BaseEstimator, metaclass=ABCMeta):
         trained without such rows and evaluates every density exactly, theirs
         included.
         """
-        far = extreme_rows(X) if len(X) > 1 else np.zeros(len(X), dtype=bool)
-        if not far.any():
+        if fence is None or not far.any():
             return Z
         rows = np.flatnonzero(far)
-        median, spread = fence_scale(X)
+        median, spread = fence
         i = int(rows[0])
         self._warn_extreme(len(rows), i, X[i], median, spread)
         return Z[~far]

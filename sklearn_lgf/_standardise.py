@@ -48,10 +48,13 @@ def fence_scale(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return median, spread
 
 
-def extreme_rows(X: np.ndarray) -> np.ndarray:
+def extreme_rows(
+    X: np.ndarray, fence: tuple[np.ndarray, np.ndarray] | None = None
+) -> np.ndarray:
     """Rows further than :data:`TRAINING_FENCE` fence spreads from the median
-    in some feature (see :func:`fence_scale`)."""
-    median, spread = fence_scale(X)
+    in some feature; ``fence``: :func:`fence_scale`'s ``(median, spread)`` of
+    ``X`` if already known."""
+    median, spread = fence_scale(X) if fence is None else fence
     active = spread > 0
     with np.errstate(over="ignore", invalid="ignore"):
         distance = np.abs(X[:, active] - median[active]) / spread[active]
@@ -59,7 +62,7 @@ def extreme_rows(X: np.ndarray) -> np.ndarray:
 
 
 def robust_location_scale(
-    X: np.ndarray,
+    X: np.ndarray, extreme: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per-feature mean and standard deviation of the non-extreme rows, and
     which features are constant.
@@ -69,9 +72,13 @@ def robust_location_scale(
     the rows of :func:`extreme_rows` keeps one wild row from inflating the
     scale until every other row sits at zero. Computed relative to the
     median, so that values up to float64's range neither overflow nor lose
-    the scale. A feature with no spread gets scale 1.
+    the scale. A feature with no spread gets scale 1. ``extreme``:
+    :func:`extreme_rows` of ``X`` if already known.
     """
-    kept = X[~extreme_rows(X)] if len(X) > 1 else X
+    if len(X) > 1:
+        kept = X[~(extreme_rows(X) if extreme is None else extreme)]
+    else:
+        kept = X
     if len(kept) == 0:
         kept = X
     with np.errstate(over="ignore", invalid="ignore"):
