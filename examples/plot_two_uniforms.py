@@ -21,7 +21,7 @@ densities, their samples and their held-out log-likelihoods.
    The budget is reduced for the documentation build: 5,000 training points
    and 60 epochs each (about a minute). The full experiment
    (``python benchmarks/two_d.py --pair figure1``: 10,000 points, 300
-   epochs, 10 ELBO draws) gives MAF -1.441 and LGF-MAF -1.413 and shows the
+   epochs, 10 ELBO draws) gives MAF -1.443 and LGF-MAF -1.414 and shows the
    same picture more sharply (``benchmarks/results/two_d_figure1.md``).
 """
 
@@ -119,9 +119,9 @@ plt.show()
 # Gaussian cannot tear the plane, so its density has to stay connected from
 # one rectangle to the other. The LGF-MAF's indexed family lifts that
 # constraint: at this budget it puts fewer of its samples in the gap and
-# scores higher on held-out points (when this page was built: -1.511 against
-# -1.572, 2.5 % against 6.1 % of the samples in the gap). With the paper's
-# full budget both models come close to the truth (-1.413 against -1.441
+# scores higher on held-out points (when this page was built: -1.514 against
+# -1.570, 2.6 % against 6.3 % of the samples in the gap). With the paper's
+# full budget both models come close to the truth (-1.414 against -1.443
 # for seed 0; ``benchmarks/results/two_d_figure1.png``), and the LGF's
 # bridge is the thinner one on each of three seeds
 # (``benchmarks/results/two_d_figure1_seeds.md``). The
