@@ -577,6 +577,43 @@ def test_score_n_importance_samples_must_be_positive(models, score_data, value):
     assert "--n-importance-samples" in err and repr(value) in err
 
 
+# ------------------------------------------------ score --importance-tol
+
+
+def test_score_importance_tol_sets_the_tolerance(models, score_data, capsys):
+    model = load_model(models["lgf"]).set_params(n_importance_samples=50)
+    X = np.loadtxt(score_data, delimiter=",")
+    full, std = model.score_samples(X, return_std=True)
+    tolerance = float(np.median(std))
+    capsys.readouterr()
+    argv = ["score", str(models["lgf"]), str(score_data), "--n-importance-samples"]
+    assert main([*argv, "50", "--importance-tol", repr(tolerance)]) == 0
+    got = np.array(capsys.readouterr().out.split(), dtype=float)
+    expected = model.set_params(importance_tol=tolerance).score_samples(X)
+    np.testing.assert_array_equal(got, expected)
+    assert not np.array_equal(got, full)  # some rows stopped early
+    assert load_model(models["lgf"]).importance_tol is None  # file untouched
+
+
+def test_score_importance_tol_refused_for_maf(models, score_data, tmp_path):
+    out = tmp_path / "out.csv"
+    argv = ["score", str(models["maf"]), str(score_data), "-o", str(out)]
+    result = _run([*argv, "--importance-tol", "0.1"])
+    expected = (
+        f"--importance-tol only applies to LGF models; {models['maf']} "
+        "holds a MAFDensity, whose log-density is exact"
+    )
+    _assert_refused(result, tmp_path, set(), expected)
+
+
+@pytest.mark.parametrize("value", ["0", "-0.1", "nan", "small"])
+def test_score_importance_tol_must_be_positive(models, score_data, value):
+    argv = ["score", str(models["lgf"]), str(score_data)]
+    status, out, err = _run([*argv, "--importance-tol", value])
+    assert status == 2 and out == ""
+    assert "--importance-tol" in err and repr(value) in err
+
+
 # ------------------------------------------------------------------ help
 
 

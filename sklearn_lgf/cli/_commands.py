@@ -80,14 +80,19 @@ def fit_command(args: argparse.Namespace) -> int:
 
 def score_command(args: argparse.Namespace) -> int:
     model = _for_this_run(_load(args.model_file, args.device), args)
-    if args.n_importance_samples is not None:
-        if "n_importance_samples" not in model.get_params():
+    for option, name in (
+        ("--n-importance-samples", "n_importance_samples"),
+        ("--importance-tol", "importance_tol"),
+    ):
+        value = getattr(args, name)
+        if value is None:
+            continue
+        if name not in model.get_params():
             raise CLIError(
-                f"--n-importance-samples only applies to LGF models; "
-                f"{args.model_file} holds a {type(model).__name__}, whose "
-                "log-density is exact"
+                f"{option} only applies to LGF models; {args.model_file} holds "
+                f"a {type(model).__name__}, whose log-density is exact"
             )
-        model.set_params(n_importance_samples=args.n_importance_samples)
+        model.set_params(**{name: value})
     table = read_table(args.data)
     _check_columns(table, model, args.model_file)
     _check_scale(table, model, args.model_file)

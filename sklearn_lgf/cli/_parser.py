@@ -344,6 +344,15 @@ def _add_score(commands: _Commands) -> None:
         "set by fit --n-importance-samples)",
     )
     score.add_argument(
+        "--importance-tol",
+        type=_positive_float,
+        metavar="SE",
+        help="LGF models only, an error for a MAF: each row stops drawing once "
+        "the standard error of its estimate is at most SE nats (from the second "
+        "tenth of its K draws on), so rows that are easy to estimate cost less "
+        "(default: all K draws)",
+    )
+    score.add_argument(
         "--std",
         action="store_true",
         help="also each row's standard error over the importance samples, as a "
