@@ -536,7 +536,7 @@ def test_corrupted_model(
                 _assert_model_refused(result, folder, {"damaged.pt"}, model)
 
 
-# ------------------------------------------- score --n-importance-samples
+# ------------------------ score --n-importance-samples, --importance-tol
 
 
 def test_score_n_importance_samples_sets_k(models, score_data, capsys):
@@ -558,23 +558,32 @@ def test_score_n_importance_samples_sets_k(models, score_data, capsys):
     assert load_model(models["lgf"]).n_importance_samples == 4  # file untouched
 
 
-def test_score_n_importance_samples_refused_for_maf(models, score_data, tmp_path):
+@pytest.mark.parametrize(
+    "option, value", [("--n-importance-samples", "10"), ("--importance-tol", "0.1")]
+)
+def test_score_lgf_options_refused_for_maf(models, score_data, tmp_path, option, value):
     out = tmp_path / "out.csv"
     argv = ["score", str(models["maf"]), str(score_data), "-o", str(out)]
-    result = _run([*argv, "--n-importance-samples", "10"])
+    result = _run([*argv, option, value])
     expected = (
-        f"--n-importance-samples only applies to LGF models; {models['maf']} "
+        f"{option} only applies to LGF models; {models['maf']} "
         "holds a MAFDensity, whose log-density is exact"
     )
     _assert_refused(result, tmp_path, set(), expected)
 
 
-@pytest.mark.parametrize("value", ["0", "-3", "ten"])
-def test_score_n_importance_samples_must_be_positive(models, score_data, value):
+@pytest.mark.parametrize(
+    "option, value",
+    [
+        *(("--n-importance-samples", v) for v in ["0", "-3", "ten"]),
+        *(("--importance-tol", v) for v in ["0", "-0.1", "nan", "small"]),
+    ],
+)
+def test_score_lgf_options_must_be_positive(models, score_data, option, value):
     argv = ["score", str(models["lgf"]), str(score_data)]
-    status, out, err = _run([*argv, "--n-importance-samples", value])
+    status, out, err = _run([*argv, option, value])
     assert status == 2 and out == ""
-    assert "--n-importance-samples" in err and repr(value) in err
+    assert option in err and repr(value) in err
 
 
 # ------------------------------------------------ score --importance-tol
@@ -593,25 +602,6 @@ def test_score_importance_tol_sets_the_tolerance(models, score_data, capsys):
     np.testing.assert_array_equal(got, expected)
     assert not np.array_equal(got, full)  # some rows stopped early
     assert load_model(models["lgf"]).importance_tol is None  # file untouched
-
-
-def test_score_importance_tol_refused_for_maf(models, score_data, tmp_path):
-    out = tmp_path / "out.csv"
-    argv = ["score", str(models["maf"]), str(score_data), "-o", str(out)]
-    result = _run([*argv, "--importance-tol", "0.1"])
-    expected = (
-        f"--importance-tol only applies to LGF models; {models['maf']} "
-        "holds a MAFDensity, whose log-density is exact"
-    )
-    _assert_refused(result, tmp_path, set(), expected)
-
-
-@pytest.mark.parametrize("value", ["0", "-0.1", "nan", "small"])
-def test_score_importance_tol_must_be_positive(models, score_data, value):
-    argv = ["score", str(models["lgf"]), str(score_data)]
-    status, out, err = _run([*argv, "--importance-tol", value])
-    assert status == 2 and out == ""
-    assert "--importance-tol" in err and repr(value) in err
 
 
 # ------------------------------------------------------------------ help
