@@ -364,11 +364,13 @@ class LGFDensity(BaseFlowDensity):
     # better at no extra cost (benchmarks/results/lgf_training.md). A class
     # attribute, not a parameter, so that the benchmark can compare both.
     _path_gradient = True
+    _training_objective = "elbo"
 
     def _monte_carlo(self) -> MonteCarlo:
         return MonteCarlo(
             training_draws=self.n_elbo_samples,
             path_gradient=self._path_gradient,
+            training_objective=self._training_objective,
             importance_samples=self.n_importance_samples,
             importance_tolerance=(
                 None if self.importance_tol is None else float(self.importance_tol)

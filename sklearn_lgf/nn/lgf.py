@@ -187,13 +187,18 @@ class LGF(DensityModel):
     def training_loss(
         self, x: Tensor, generator: torch.Generator | None = None
     ) -> Tensor:
-        """Negative ELBO averaged over the batch and the
-        ``monte_carlo.training_draws`` draws of ``u`` per row."""
+        """Minus the bound of ``monte_carlo.training_objective`` over
+        ``monte_carlo.training_draws`` draws of ``u`` per row, averaged over
+        the batch."""
         draws = self.monte_carlo.training_draws
         noise = self._standard_normal(x.shape[0] * draws, generator, x)
-        return -self.log_weights(
+        log_w = self.log_weights(
             x, noise, self.monte_carlo.path_gradient, draws=draws, row_major=False
-        ).mean()
+        )
+        if self.monte_carlo.training_objective == "iwae" and draws > 1:
+            bound = log_w.view(draws, x.shape[0]).logsumexp(0) - math.log(draws)
+            return -bound.mean()
+        return -log_w.mean()
 
     # ------------------------------------------------------------- scoring
     def importance_bank(self, device: torch.device) -> Tensor:

@@ -20,7 +20,13 @@ class MonteCarlo:
     An exact flow ignores all of it. For an LGF:
 
     training_draws
-        Draws of ``u`` per row and training step (the ELBO is averaged).
+        Draws of ``u`` per row and training step.
+    training_objective
+        ``"elbo"``: the loss is minus the mean of ``log w`` over the draws.
+        ``"iwae"``: minus ``logsumexp_k log w_k - log K`` over a row's
+        ``K = training_draws`` draws (Burda et al. 2016), the bound that
+        importance-sampling scoring estimates with ``K`` draws; tighter
+        than the ELBO as ``K`` grows, and equal to it for one draw.
     path_gradient
         Train on the path ("sticking the landing") gradient of the ELBO.
     importance_samples
@@ -40,6 +46,7 @@ class MonteCarlo:
 
     training_draws: int = 1
     path_gradient: bool = False
+    training_objective: str = "elbo"
     importance_samples: int = 100
     validation_samples: int = 5
     seed: int = 0
