@@ -69,10 +69,11 @@ def run(variant: str, seed: int, max_iter: int) -> dict[str, Any]:
     else:
         draws, path, *objective = setting
         estimator = models["LGF-MAF"].set_params(
-            n_elbo_samples=draws, n_importance_samples=100
+            n_elbo_samples=draws,
+            objective=objective[0] if objective else "elbo",
+            n_importance_samples=100,
         )
-        estimator._path_gradient = path  # benchmark-only switches, see _lgf.py
-        estimator._training_objective = objective[0] if objective else "elbo"
+        estimator._path_gradient = path  # benchmark-only switch, see _lgf.py
     estimator, fit_time = timed_fit(estimator, X)
     gap = None
     if isinstance(estimator, LGFDensity):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import inspect
 import math
 import warnings
 from abc import ABCMeta, abstractmethod
@@ -840,6 +841,16 @@ class BaseFlowDensity(DensityMixin, BaseEstimator, metaclass=ABCMeta):
             state["model_"] = copy.deepcopy(model).cpu()
         state.pop("_device", None)
         return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        # An estimator pickled by an earlier version lacks the parameters
+        # added since; their defaults keep what it did (e.g. objective="elbo").
+        for name, parameter in inspect.signature(
+            type(self).__init__
+        ).parameters.items():
+            if parameter.default is not inspect.Parameter.empty:
+                state.setdefault(name, parameter.default)
+        super().__setstate__(state)
 
     def __sklearn_tags__(self):  # type: ignore[no-untyped-def]
         tags = super().__sklearn_tags__()

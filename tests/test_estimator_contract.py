@@ -120,6 +120,20 @@ def test_pickle_and_joblib_round_trips_are_bit_identical(fitted, tmp_path):
         assert loaded.loss_curve_ == fitted.loss_curve_
 
 
+def test_a_pickle_from_before_a_parameter_existed_loads_with_its_default(fitted):
+    """Parameters added since (``importance_tol``, ``objective``) are absent
+    from an older pickle: loading gives them the defaults that keep the old
+    behaviour, and the model scores as before."""
+    expected = fitted.score_samples(X_TEST)
+    state = fitted.__getstate__()
+    if isinstance(fitted, LGFDensity):
+        del state["importance_tol"], state["objective"]
+    older = type(fitted).__new__(type(fitted))
+    older.__setstate__(state)
+    assert older.get_params() == fitted.get_params()
+    np.testing.assert_array_equal(older.score_samples(X_TEST), expected)
+
+
 # ---------------------------------------------------------- reproducibility
 
 
@@ -304,6 +318,7 @@ LGF_BAD_PARAMS = [
     ("st_hidden_layer_sizes", (0,)),
     ("indexing", "sideways"),
     ("n_elbo_samples", 0),
+    ("objective", "elbow"),
     ("n_importance_samples", 0),
     ("n_validation_samples", 0),
 ]

@@ -311,6 +311,7 @@ def test_sampling_follows_the_generative_process(fitted_lgf):
         {"base": "coupling", "indexing": "conditioner"},
         {"batch_norm": True},
         {"n_elbo_samples": 3},
+        {"n_elbo_samples": 3, "objective": "iwae"},
     ],
 )
 def test_variants_fit_and_score(params):

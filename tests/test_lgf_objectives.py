@@ -223,3 +223,52 @@ def test_the_standard_error_is_zero_where_the_estimate_is_exact():
     with torch.no_grad():
         error = model.log_prob_and_std(x, noise)[:, 1]
     torch.testing.assert_close(error, torch.zeros(5, dtype=x.dtype), atol=1e-6, rtol=0)
+
+
+@pytest.mark.parametrize("path_gradient", [False, True])
+def test_iwae_loss_is_the_importance_weighted_bound(path_gradient):
+    """Minus the batch mean of ``logsumexp_k log w_k - log K`` over each
+    row's draws (laid out draw by draw), below the ELBO loss on the same
+    draws (Jensen), and the ELBO loss itself for one draw."""
+    model = small_lgf(seed=2)
+    x = torch.randn(32, 2, dtype=torch.float64)
+    draws = 5
+
+    def loss(objective, k):
+        model.monte_carlo = MonteCarlo(
+            training_draws=k, training_objective=objective, path_gradient=path_gradient
+        )
+        return model.training_loss(x, torch.Generator().manual_seed(7))
+
+    noise = torch.randn(
+        32 * draws,
+        model.n_indexed,
+        1,
+        generator=torch.Generator().manual_seed(7),
+        dtype=torch.float64,
+    )
+    log_w = model.log_weights(x, noise, draws=draws, row_major=False).view(draws, 32)
+    expected = -(log_w.logsumexp(0) - math.log(draws)).mean()
+    torch.testing.assert_close(loss("iwae", draws), expected)
+    torch.testing.assert_close(loss("elbo", draws), -log_w.mean())
+    assert loss("iwae", draws) < loss("elbo", draws)
+    torch.testing.assert_close(loss("iwae", 1), loss("elbo", 1))
+
+
+def test_the_estimator_takes_the_path_gradient_with_the_elbo_only():
+    import warnings
+
+    from sklearn_lgf import LGFDensity
+
+    X = torch.randn(60, 2, generator=torch.Generator().manual_seed(0)).numpy()
+    chosen = {}
+    for objective in ("elbo", "iwae"):
+        estimator = LGFDensity(
+            n_layers=1, hidden_layer_sizes=(4,), objective=objective, max_iter=1
+        )
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            chosen[objective] = estimator.fit(X).model_.monte_carlo
+    assert chosen["elbo"].path_gradient and chosen["elbo"].training_objective == "elbo"
+    assert not chosen["iwae"].path_gradient
+    assert chosen["iwae"].training_objective == "iwae"
