@@ -47,7 +47,7 @@ from sklearn_lgf.datasets import (
     make_two_uniforms,
     two_uniforms_log_density,
 )
-from sklearn_lgf.presets import PAIRS, paper_pair
+from sklearn_lgf.presets import PAIR_OBJECTIVE, PAIRS, paper_pair
 
 N_TRAIN, N_VALID, N_TEST = 10_000, 1_000, 5_000
 K_TEST = 1000
@@ -56,6 +56,7 @@ N_GAP_SAMPLES = 20_000
 # --maf-batch-norm adds it as a third model beside the pair's plain MAF.
 MAF_BN = "MAF+BN"
 MAFS = ("MAF", MAF_BN)
+OBJECTIVES = {"elbo": "ELBO", "iwae": "IWAE bound"}
 
 
 def target_data(target: str, gap: float | None, n: int, seed: int) -> np.ndarray:
@@ -87,6 +88,7 @@ def fit_one(
     model = "MAF" if name == MAF_BN else name
     estimator = paper_pair(
         pair,
+        objective=args.objective,
         max_iter=args.max_iter,
         batch_size=1000,
         learning_rate="constant",
@@ -143,7 +145,8 @@ def describe(estimator: Any) -> str:
     st = "x".join(str(h) for h in estimator.st_hidden_layer_sizes)
     return (
         f"{estimator.n_layers} x MADE {made}, p/q {pq}, s/t {st}, "
-        f"u_dim {estimator.u_dim}, {estimator.n_elbo_samples} ELBO draws"
+        f"u_dim {estimator.u_dim}, {estimator.n_elbo_samples} draws, "
+        f"{OBJECTIVES[estimator.objective]}"
     )
 
 
@@ -293,6 +296,12 @@ def main() -> None:
         help="early-stopping patience (default: max-iter, i.e. run every epoch "
         "and keep the best validation epoch's weights)",
     )
+    parser.add_argument(
+        "--objective",
+        choices=list(OBJECTIVES),
+        default=PAIR_OBJECTIVE,
+        help="the LGF-MAF's training objective (default: the presets')",
+    )
     parser.add_argument("--seed", type=int, default=0)
     add_n_jobs(parser, os.cpu_count() or 1)
     parser.add_argument("--resolution", type=int, default=120)
@@ -314,6 +323,7 @@ def main() -> None:
         command += ["--gaps", *(f"{g:g}" for g in args.gaps)]
     if args.maf_batch_norm:
         command.append("--maf-batch-norm")
+    command += ["--objective", args.objective]
     command += ["--max-iter", str(args.max_iter), "--seed", str(args.seed)]
     if args.n_iter_no_change:
         command += ["--n-iter-no-change", str(args.n_iter_no_change)]
