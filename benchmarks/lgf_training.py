@@ -47,6 +47,7 @@ VARIANTS = {
     "MAF": None,
     "LGF, 1 draw": (1, False),
     "LGF, 4 draws": (4, False),
+    "LGF, 10 draws": (10, False),
     "LGF, 1 draw, path gradient": (1, True),
     "LGF, 4 draws, path gradient": (4, True),
     "LGF, 10 draws, path gradient": (10, True),
