@@ -22,7 +22,7 @@ DEMO_PAIR = FIGURE_1
 DEMO_MAX_ITER = 100
 DEMO_RESOLUTION = 100
 DEMO_THREADS = 1
-# ELBO draws of u per row and step for the demo's LGF (the paper's code: 10).
+# Draws of u per row and step for the demo's LGF (the paper's code: 10).
 DEMO_ELBO_SAMPLES = 4
 
 
