@@ -137,7 +137,7 @@ class LGFDensity(BaseFlowDensity):
         importance-sampling log-likelihood (``n_validation_samples`` draws)
         has not improved by ``tol`` for ``n_iter_no_change`` epochs, and
         restore the weights of the best epoch. Without it, the training loss
-        (negative ELBO) decides when to stop.
+        (minus the ``objective``) decides when to stop.
     validation_fraction : float, default=0.1
         Share of the data held out for early stopping.
     n_iter_no_change : int, default=20
@@ -200,7 +200,8 @@ class LGFDensity(BaseFlowDensity):
     n_iter_ : int
         Number of epochs run (summed over warm starts).
     loss_curve_ : list of float
-        Mean training negative ELBO per epoch, in the units of ``X``.
+        Mean training loss per epoch (minus the ELBO, or minus the IWAE
+        bound with ``objective="iwae"``), in the units of ``X``.
     validation_scores_ : list of float
         Mean validation log-likelihood per epoch (empty without early stopping).
     best_validation_score_ : float or None
@@ -391,7 +392,8 @@ class LGFDensity(BaseFlowDensity):
     # better at no extra cost (benchmarks/results/lgf_training.md). A class
     # attribute, not a parameter, so that the benchmark can compare both.
     # Not for the IWAE bound: there it is biased (Tucker et al. 2019), and on
-    # two spirals it trained worse than the plain gradient (lgf_training.md).
+    # two spirals it trained worse than the plain gradient
+    # (benchmarks/results/lgf_training_two_spirals.md).
     # None: the path gradient with the ELBO only; True or False: always, never.
     _path_gradient: bool | None = None
 

@@ -42,7 +42,8 @@ PAIR_OBJECTIVE = "iwae"
 """The pairs' LGF-MAF trains on the importance-weighted bound over its draws,
 the objective of the authors' later code (their LGF-paper code averaged the
 ELBO); on the 2-D targets it trained closer to the data than the ELBO with
-the same draws (``benchmarks/results/lgf_training.md``)."""
+the same draws (``benchmarks/results/two_d_figure1.md``, ``two_d_figure4.md``,
+``lgf_training_two_spirals.md``)."""
 
 PAPER_N_TRAIN = 10_000
 """Training points of the paper's 2-D comparisons."""
