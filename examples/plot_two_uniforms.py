@@ -21,7 +21,7 @@ densities, their samples and their held-out log-likelihoods.
    The budget is reduced for the documentation build: 5,000 training points
    and 60 epochs each (about a minute). The full experiment
    (``python benchmarks/two_d.py --pair figure1``: 10,000 points, 300
-   epochs, 10 ELBO draws) gives MAF -1.443 and LGF-MAF -1.414 and shows the
+   epochs, 10 draws) gives MAF -1.443 and LGF-MAF -1.412 and shows the
    same picture more sharply (``benchmarks/results/two_d_figure1.md``).
 """
 
@@ -52,7 +52,9 @@ print(f"true mean log-likelihood: {two_uniforms_log_density(X_test).mean():.3f}"
 # steps of 2 x 10, a one-dimensional index ``u`` per layer with prior
 # ``p(u | z)`` and posterior ``q(u | z)`` networks of 4 x 50 and an s/t
 # network of 2 x 10 for the LGF-MAF. Both train with Adam in batches of 1000
-# for the whole budget and keep the weights of their best validation epoch.
+# for the whole budget and keep the weights of their best validation epoch;
+# the LGF-MAF maximises the importance-weighted bound over its draws of ``u``
+# (``objective="iwae"``), the quantity it is scored on.
 # ``LGFDensity`` estimates ``log p(x)`` by importance sampling with
 # ``n_importance_samples`` (K) draws per row: always report K with a figure.
 EPOCHS = 60
@@ -119,12 +121,10 @@ plt.show()
 # Gaussian cannot tear the plane, so its density has to stay connected from
 # one rectangle to the other. The LGF-MAF's indexed family lifts that
 # constraint: at this budget it puts fewer of its samples in the gap and
-# scores higher on held-out points (when this page was built: -1.514 against
-# -1.570, 2.6 % against 6.3 % of the samples in the gap). With the paper's
-# full budget both models come close to the truth (-1.414 against -1.443
-# for seed 0; ``benchmarks/results/two_d_figure1.png``), and the LGF's
-# bridge is the thinner one on each of three seeds
-# (``benchmarks/results/two_d_figure1_seeds.md``). The
+# scores higher on held-out points (when this page was built: -1.501 against
+# -1.570, 2.7 % against 6.3 % of the samples in the gap). With the paper's
+# full budget the bridge all but disappears (0.28 % of the samples, -1.412
+# against the MAF's -1.443; ``benchmarks/results/two_d_figure1.png``). The
 # price is training time: each LGF epoch here costs several MAF epochs.
 # The topological argument bites harder on targets with more separate
 # pieces: try :func:`~sklearn_lgf.datasets.make_checkerboard` or
