@@ -13,8 +13,9 @@ over seeds.
 
     python benchmarks/lgf_training.py --seeds 0 1 2 --max-iter 100
     python benchmarks/lgf_training.py --pair figure4 --target two_spirals \
-        --seeds 0 --max-iter 150 --variants "LGF, 10 draws, path gradient" \
-        "LGF, 10 draws, IWAE" "LGF, 10 draws, IWAE, path gradient"
+        --seeds 0 --max-iter 150 --n-jobs 1 --variants MAF \
+        "LGF, 10 draws, path gradient" "LGF, 10 draws" "LGF, 10 draws, IWAE" \
+        "LGF, 10 draws, IWAE, path gradient"
 
 Runs ``--n-jobs`` fits at a time (two), one torch thread each.
 """

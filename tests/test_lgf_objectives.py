@@ -5,10 +5,12 @@ diagnostics."""
 from __future__ import annotations
 
 import math
+import warnings
 
 import pytest
 import torch
 
+from sklearn_lgf import LGFDensity
 from sklearn_lgf.nn import (
     IndexedAffine,
     LGFLayer,
@@ -256,10 +258,6 @@ def test_iwae_loss_is_the_importance_weighted_bound(path_gradient):
 
 
 def test_the_estimator_takes_the_path_gradient_with_the_elbo_only():
-    import warnings
-
-    from sklearn_lgf import LGFDensity
-
     X = torch.randn(60, 2, generator=torch.Generator().manual_seed(0)).numpy()
     chosen = {}
     for objective in ("elbo", "iwae"):
