@@ -54,6 +54,7 @@ VARIANTS = {
     "LGF, 10 draws, path gradient": (10, True),
     "LGF, 10 draws, IWAE": (10, False, "iwae"),
     "LGF, 10 draws, IWAE, path gradient": (10, True, "iwae"),
+    "LGF, 20 draws, IWAE": (20, False, "iwae"),
 }
 
 
