@@ -90,7 +90,8 @@ class LGFDensity(BaseFlowDensity):
         one draw the two are the same. See Notes. Measured on held-out
         data, it helped the paper's 2-D LGF-MAFs (MADE base, ``u_dim=1``,
         10 draws: ahead of their MAFs on 5 of 5 targets on one seed, 4 of 5
-        on another, against 2 of 5 with the ELBO), but not these defaults (behind the ELBO on 5 of 6 sets,
+        on another, against 2 of 5 with the ELBO), but not these defaults
+        (behind the ELBO on 5 of 6 sets,
         ``benchmarks/results/lgf_objective.md``), hence ``"elbo"``.
     n_importance_samples : int, default=100
         ``K``, the importance samples per row in :meth:`score_samples`,
