@@ -121,11 +121,14 @@ class LGFDensity(BaseFlowDensity):
     batch_size : int or "auto", default="auto"
         Minibatch size (capped at the number of training rows). ``"auto"``
         is ``min(1000, max(32, n_train // 10))``.
-    learning_rate : {"constant", "adaptive"}, default="constant"
+    learning_rate : {"constant", "adaptive", "cosine"}, default="constant"
         ``"constant"`` keeps ``learning_rate_init``. ``"adaptive"`` divides
         the learning rate by 5 each time the stopping criterion is met
         instead of stopping, and stops once it would fall below 1e-6: a
-        longer run that settles closer to the optimum.
+        longer run that settles closer to the optimum. ``"cosine"`` lowers
+        it step by step along half a cosine, from ``learning_rate_init`` to
+        0 at the end of epoch ``max_iter`` (the schedule of the
+        neural-spline-flow paper); early stopping can still end it sooner.
     learning_rate_init : float, default=1e-3
         Adam's (initial) learning rate.
     alpha : float, default=0.0

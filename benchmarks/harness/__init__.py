@@ -306,6 +306,17 @@ def add_max_iter(
     parser.add_argument("--max-iter", type=int, default=default, help=help_text)
 
 
+def add_learning_rate(parser: argparse.ArgumentParser) -> None:
+    """``--learning-rate``: the estimators' schedule for Adam's rate of 1e-3."""
+    parser.add_argument(
+        "--learning-rate",
+        choices=["constant", "cosine"],
+        default="constant",
+        help="learning-rate schedule of every model (default: the paper's "
+        "constant rate)",
+    )
+
+
 def add_n_jobs(parser: argparse.ArgumentParser, default: int) -> None:
     """``--n-jobs``: worker processes for :func:`in_workers`."""
     parser.add_argument(

@@ -71,6 +71,8 @@ class TrainingConfig:
     max_iter: int = 200
     batch_size: int = 1000
     learning_rate: str = "constant"
+    """One of ``"constant"``, ``"adaptive"`` (divide by 5 on a stall) or
+    ``"cosine"`` (anneal towards 0 over ``max_iter`` epochs)."""
     learning_rate_init: float = 1e-3
     alpha: float = 0.0
     """L2 penalty on weight matrices: ``alpha * W / batch_size`` is added to
@@ -190,10 +192,12 @@ def train(
     (and the last epoch's weights are kept, unless training diverged).
     With ``config.learning_rate == "adaptive"`` a stall first restores the
     best weights and divides the learning rate by 5; training stops when it
-    would fall below 1e-6. ``score_offset`` is added to every recorded
-    log-likelihood (and subtracted from losses) so that the figures are in
-    the units the caller wants. ``log`` receives one-line messages (rate
-    changes, stopping, divergence); ``on_epoch`` a report after each epoch.
+    would fall below 1e-6. With ``"cosine"`` the rate of each step follows
+    :func:`cosine_learning_rate` over ``max_iter`` epochs. ``score_offset`` is
+    added to every recorded log-likelihood (and subtracted from losses) so
+    that the figures are in the units the caller wants. ``log`` receives
+    one-line messages (rate changes, stopping, divergence); ``on_epoch`` a
+    report after each epoch.
 
     ``x_train`` is a tensor of training rows, or a :class:`TrainingRows`
     that reads them on demand (:mod:`sklearn_lgf.nn.data`).
@@ -217,6 +221,8 @@ def train(
         fused=rows.device.type in FUSED_ADAM_DEVICES,
     )
     margin = explosion_margin(rows.n_features)
+    steps_per_epoch = math.ceil(n / batch_size)
+    step = 0
     use_validation = config.early_stopping and validation is not None
 
     def criterion_now(first_rows: int | None = None) -> float:
@@ -306,6 +312,15 @@ def train(
             model.train()
             total = torch.zeros((), dtype=rows.dtype, device=rows.device)
             for batch in rows.epoch_batches(batch_size, shuffle_generator):
+                if config.learning_rate == "cosine":
+                    rate = cosine_learning_rate(
+                        config.learning_rate_init,
+                        step,
+                        config.max_iter * steps_per_epoch,
+                    )
+                    for group in optimizer.param_groups:
+                        group["lr"] = rate
+                step += 1
                 loss = model.training_loss(batch, noise_generator)
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
@@ -403,6 +418,14 @@ def train(
     except KeyboardInterrupt:
         raise TrainingInterrupted(finish(interrupted=True)) from None
     return finish()
+
+
+def cosine_learning_rate(initial: float, step: int, total_steps: int) -> float:
+    """The rate of step ``step`` (from 0) of ``total_steps`` under cosine
+    annealing (Loshchilov and Hutter, 2017, without restarts; the schedule of
+    the neural-spline-flow paper): ``initial`` at the first step, falling
+    along half a cosine towards 0 after the last."""
+    return 0.5 * initial * (1.0 + math.cos(math.pi * step / total_steps))
 
 
 def _divergence_cause(
