@@ -6,8 +6,8 @@ the ELBO or the importance-weighted bound, with and without the path
 (sticking-the-landing) gradient, next to the pair's MAF, for several seeds,
 all on the same data per seed: 10k train / 1k validation / 5k test points
 of a 2-D target (``--target``; two uniforms with gap 1 by default), Adam 1e-3
-(constant, or ``--learning-rate cosine``), batch 1000, ``--max-iter``
-epochs, weights of the best validation epoch. Reports the best validation
+(constant, or ``--learning-rate cosine``), batch 1000 (``--batch-size``),
+``--max-iter`` epochs, weights of the best validation epoch. Reports the best validation
 score, the test log-likelihood (LGF: IS with K=100), the ELBO-to-IS gap and
 the fit time of each run, then the mean over seeds.
 
@@ -30,14 +30,15 @@ import numpy as np
 from harness import (
     RESULTS,
     ResultFile,
-    add_learning_rate,
     add_max_iter,
     add_n_jobs,
     add_seeds,
+    add_training_schedule,
     command_line,
     in_workers,
     make_parser,
     markdown_table,
+    schedule_arguments,
     timed_fit,
 )
 
@@ -66,6 +67,7 @@ def run(
     pair: str,
     target: str,
     learning_rate: str,
+    batch_size: int,
 ) -> dict[str, Any]:
     """Fit one variant on one seed's data; its figures (runs in a worker process)."""
     X = make_target(target, 11_000, random_state=seed)
@@ -73,7 +75,7 @@ def run(
     models = paper_pair(
         pair,
         max_iter=max_iter,
-        batch_size=1000,
+        batch_size=batch_size,
         learning_rate=learning_rate,
         validation_fraction=1 / 11,
         n_iter_no_change=max_iter,
@@ -142,7 +144,8 @@ def render(
         "",
         f"Command: `{report.command}`. "
         f"The {args.pair} pair (sklearn_lgf.presets), 10k/1k/5k points of "
-        f"{args.target}{truth}, Adam 1e-3 {args.learning_rate}, batch 1000, "
+        f"{args.target}{truth}, Adam 1e-3 {args.learning_rate}, "
+        f"batch {args.batch_size}, "
         f"{args.max_iter} epochs, best validation epoch kept ('validation': its "
         "score, the MAF's exact, an LGF's IS with K=5, by which settings are "
         "chosen); LGF test figures are IS estimates with K=100; 'ELBO gap' "
@@ -177,19 +180,27 @@ def main() -> None:
     )
     parser.add_argument("--pair", choices=PAIRS, default=FIGURE_1)
     parser.add_argument("--target", choices=list(TARGETS), default="two_uniforms")
-    add_learning_rate(parser)
+    add_training_schedule(parser)
     add_n_jobs(parser, 2)
     args = parser.parse_args()
     # The seeds and the budget in full, so the command reruns this run even if
     # the defaults change; the variants only when not all of them.
     command = ["--pair", args.pair, "--target", args.target]
     command += ["--seeds", *map(str, args.seeds), "--max-iter", str(args.max_iter)]
-    command += ["--learning-rate", args.learning_rate]
+    command += schedule_arguments(args)
     if args.variants != list(VARIANTS):
         command += ["--variants", *args.variants]
     report = ResultFile(args.output, command_line(__file__, command))
     jobs = [
-        (v, s, args.max_iter, args.pair, args.target, args.learning_rate)
+        (
+            v,
+            s,
+            args.max_iter,
+            args.pair,
+            args.target,
+            args.learning_rate,
+            args.batch_size,
+        )
         for s in args.seeds
         for v in args.variants
     ]

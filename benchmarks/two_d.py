@@ -2,9 +2,9 @@
 
 For each target: fresh 10k train / 1k validation / 5k test points, the MAF
 and the LGF-MAF of one of the paper's pairings (``sklearn_lgf.presets``),
-trained with Adam (lr 1e-3, batch 1000; constant, or ``--learning-rate
-cosine``) for ``--max-iter`` epochs, keeping the weights of the best
-validation epoch. Writes a markdown table
+trained with Adam (lr 1e-3, batch 1000, constant: the paper's; or
+``--learning-rate cosine``, ``--batch-size``) for ``--max-iter`` epochs,
+keeping the weights of the best validation epoch. Writes a markdown table
 (test log-likelihood with K stated, distance to the truth where known,
 share of model samples inside the two-uniforms gap, epochs, training time),
 the collapse diagnostics of every LGF, and a PNG of the learned densities.
@@ -30,14 +30,15 @@ from harness import (
     RESULTS,
     ResultFile,
     Timer,
-    add_learning_rate,
     add_max_iter,
     add_n_jobs,
+    add_training_schedule,
     command_line,
     count_parameters,
     in_workers,
     make_parser,
     markdown_table,
+    schedule_arguments,
     set_threads,
     timed_fit,
 )
@@ -92,7 +93,7 @@ def fit_one(
         pair,
         objective=args.objective,
         max_iter=args.max_iter,
-        batch_size=1000,
+        batch_size=args.batch_size,
         learning_rate=args.learning_rate,
         learning_rate_init=1e-3,
         validation_fraction=N_VALID / (N_TRAIN + N_VALID),
@@ -253,7 +254,7 @@ def render(
         f"# MAF versus LGF-MAF on 2-D targets ({args.pair})\n\n"
         f"Command: `{report.command}`. {N_TRAIN} train / {N_VALID} validation / "
         f"{N_TEST} test points drawn afresh; Adam lr 1e-3 {args.learning_rate}, "
-        "batch 1000, "
+        f"batch {args.batch_size}, "
         f"{args.max_iter} epochs at most, weights of the best validation epoch "
         f"kept; LGF test figures are importance-sampling estimates with "
         f"K={K_TEST}; 'samples in the gap' is the share of {N_GAP_SAMPLES:,} "
@@ -306,7 +307,7 @@ def main() -> None:
         help="the LGF-MAF's training objective (default: the presets')",
     )
     parser.add_argument("--seed", type=int, default=0)
-    add_learning_rate(parser)
+    add_training_schedule(parser)
     add_n_jobs(parser, os.cpu_count() or 1)
     parser.add_argument("--resolution", type=int, default=120)
     args = parser.parse_args()
@@ -329,7 +330,7 @@ def main() -> None:
         command.append("--maf-batch-norm")
     command += ["--objective", args.objective]
     command += ["--max-iter", str(args.max_iter), "--seed", str(args.seed)]
-    command += ["--learning-rate", args.learning_rate]
+    command += schedule_arguments(args)
     if args.n_iter_no_change:
         command += ["--n-iter-no-change", str(args.n_iter_no_change)]
     output = args.output or RESULTS / f"two_d_{args.pair}_{'_'.join(args.targets)}.md"

@@ -15,12 +15,14 @@ from torch import nn
 
 from sklearn_lgf import LGFDensity, MAFDensity
 from sklearn_lgf._base import TrainingDivergedWarning
+from sklearn_lgf._progress import FitProgress
 from sklearn_lgf.nn.bijections import BatchNorm
 from sklearn_lgf.nn.flow import Flow
 from sklearn_lgf.nn.training import (
     TrainingConfig,
     TrainingDiverged,
     TrainingInterrupted,
+    cosine_learning_rate,
     explosion_margin,
     train,
 )
@@ -218,6 +220,35 @@ def test_the_adaptive_rate_goes_back_to_the_best_weights():
     # w at the start of each epoch's step: 0, -1, -2, -3, then back to -2.
     assert model.w_at_step == pytest.approx([0.0, -1.0, -2.0, -3.0, -2.0], abs=1e-5)
     assert any("back to the weights of epoch 2" in m for m in messages)
+
+
+def test_the_cosine_rate_falls_step_by_step_along_half_a_cosine():
+    model = Scripted([3.0] * 20)
+    # Two steps an epoch, six in all; Adam on a constant gradient moves w by
+    # exactly the step's rate.
+    run(model, learning_rate="cosine", max_iter=3, batch_size=2)
+    moves = -np.diff([*model.w_at_step, model.w.item()])
+    expected = [0.5 * (1 + math.cos(math.pi * step / 6)) for step in range(6)]
+    assert moves == pytest.approx(expected, abs=1e-5)
+    assert cosine_learning_rate(1e-3, 0, 6) == 1e-3
+    assert cosine_learning_rate(1e-3, 3, 6) == pytest.approx(5e-4)
+    assert cosine_learning_rate(1e-3, 6, 6) == pytest.approx(0.0, abs=1e-18)
+
+
+@pytest.mark.parametrize("Estimator", [MAFDensity, LGFDensity])
+def test_a_cosine_fit_reports_its_falling_rate(Estimator, monkeypatch):
+    rates = []
+    monkeypatch.setattr(
+        FitProgress, "epoch", lambda self, report: rates.append(report.learning_rate)
+    )
+    extra = LGF_SMALL if Estimator is LGFDensity else {}
+    Estimator(
+        **SMALL, **extra, max_iter=4, batch_size=100, learning_rate="cosine", verbose=1
+    ).fit(X)
+    # Three steps an epoch (300 rows), twelve in all: each epoch reports the
+    # rate of its last step.
+    expected = [cosine_learning_rate(1e-3, 3 * epoch - 1, 12) for epoch in (1, 2, 3, 4)]
+    assert rates == pytest.approx(expected)
 
 
 def test_an_interrupt_leaves_the_best_weights_and_the_history():

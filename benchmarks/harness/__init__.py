@@ -306,8 +306,10 @@ def add_max_iter(
     parser.add_argument("--max-iter", type=int, default=default, help=help_text)
 
 
-def add_learning_rate(parser: argparse.ArgumentParser) -> None:
-    """``--learning-rate``: the estimators' schedule for Adam's rate of 1e-3."""
+def add_training_schedule(parser: argparse.ArgumentParser) -> None:
+    """``--learning-rate`` and ``--batch-size``: how every model of a paper
+    pair trains (Adam at 1e-3; the paper's constant rate and batch of 1000
+    by default)."""
     parser.add_argument(
         "--learning-rate",
         choices=["constant", "cosine"],
@@ -315,6 +317,22 @@ def add_learning_rate(parser: argparse.ArgumentParser) -> None:
         help="learning-rate schedule of every model (default: the paper's "
         "constant rate)",
     )
+    parser.add_argument(
+        "--batch-size",
+        type=int,
+        default=1000,
+        help="minibatch size of every model (default: the paper's 1000)",
+    )
+
+
+def schedule_arguments(args: argparse.Namespace) -> list[str]:
+    """The command-line words of :func:`add_training_schedule`'s options."""
+    return [
+        "--learning-rate",
+        args.learning_rate,
+        "--batch-size",
+        str(args.batch_size),
+    ]
 
 
 def add_n_jobs(parser: argparse.ArgumentParser, default: int) -> None:
