@@ -292,6 +292,14 @@ def main() -> None:
         help="also fit the pair's MAF with batch norm between its steps, as "
         "the paper's Figure 1 baseline had",
     )
+    parser.add_argument(
+        "--models",
+        nargs="+",
+        choices=["LGF-MAF", *MAFS],
+        default=None,
+        help="the models to fit (default: LGF-MAF and MAF, and MAF+BN with "
+        "--maf-batch-norm); e.g. a baseline alone on further seeds",
+    )
     add_max_iter(parser, 300)
     parser.add_argument(
         "--n-iter-no-change",
@@ -319,7 +327,8 @@ def main() -> None:
         for g in (args.gaps if t == "two_uniforms" else [None])
     ]
     # The LGFs first: they take longest, so the MAFs fill the gaps after.
-    models = ["LGF-MAF", "MAF"] + ([MAF_BN] if args.maf_batch_norm else [])
+    default_models = ["LGF-MAF", "MAF"] + ([MAF_BN] if args.maf_batch_norm else [])
+    models = args.models or default_models
     jobs = [(t, g, m, args.pair, args) for t, g in cases for m in models]
     # The settings in full, so the command reruns this run even if the
     # defaults change.
@@ -328,6 +337,8 @@ def main() -> None:
         command += ["--gaps", *(f"{g:g}" for g in args.gaps)]
     if args.maf_batch_norm:
         command.append("--maf-batch-norm")
+    if models != default_models:
+        command += ["--models", *models]
     command += ["--objective", args.objective]
     command += ["--max-iter", str(args.max_iter), "--seed", str(args.seed)]
     command += schedule_arguments(args)
