@@ -56,7 +56,8 @@ class MAFDensity(BaseFlowDensity):
         longer run that settles closer to the optimum. ``"cosine"`` lowers
         it step by step along half a cosine, from ``learning_rate_init`` to
         0 at the end of epoch ``max_iter`` (the schedule of the
-        neural-spline-flow paper); early stopping can still end it sooner.
+        neural-spline-flow paper); early stopping can still end it sooner,
+        and each call of ``fit`` (a warm start's too) anneals afresh.
     learning_rate_init : float, default=1e-3
         Adam's (initial) learning rate.
     alpha : float, default=0.0
