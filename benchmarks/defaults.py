@@ -24,6 +24,10 @@ Reports every figure with the fit time beside it.
         "LGFDensity(base='spline', tail_bound=5)"
     python benchmarks/defaults.py --output benchmarks/results/\
         lgf_objective.md --models "LGFDensity()" "LGFDensity(objective='iwae')"
+    python benchmarks/defaults.py --output benchmarks/results/\
+        learning_rate_cosine.md --models "MAFDensity()" \
+        "MAFDensity(learning_rate='cosine')" "LGFDensity()" \
+        "LGFDensity(learning_rate='cosine')"
 """
 
 from __future__ import annotations
@@ -77,6 +81,13 @@ MODELS = {
     "LGFDensity(objective='iwae')": lambda seed: LGFDensity(
         objective="iwae", random_state=seed
     ),
+    # The learning-rate schedule: annealed over max_iter (200) epochs.
+    **{
+        f"{cls.__name__}(learning_rate='cosine')": (
+            lambda seed, cls=cls: cls(learning_rate="cosine", random_state=seed)
+        )
+        for cls in (MAFDensity, LGFDensity)
+    },
     # The spline bases' tail bound: the authors' NSF code used 3 on
     # standardised data, zuko uses 5.
     **{
