@@ -38,8 +38,16 @@ def test_parameter_names_become_flags():
     assert in_cli_words(text, FIT_OPTION_PARAMETERS) == (
         "MAFDensity reached --max-iter 3 epochs; consider increasing --max-iter. "
         "--learning-rate 10 is probably too high: e.g. --learning-rate 1. "
-        "(--threads, max_iter_x, learning_rate='adaptive', --u-dim)"
+        "(--threads, max_iter_x, --schedule 'adaptive', --u-dim)"
     )
+
+
+@pytest.mark.parametrize("schedule", ["adaptive", "cosine"])
+def test_the_learning_rate_schedule_from_the_command_line(data, tmp_path, schedule):
+    output = tmp_path / "model.pt"
+    assert fit(data, output, "--schedule", schedule, "--max-iter", "2", "--quiet") == 0
+    assert load_model(output).get_params()["learning_rate"] == schedule
+    assert fit(data, output, "--schedule", "linear", "--quiet") == 2
 
 
 def test_divergence_names_the_flag(data, tmp_path, capsys):

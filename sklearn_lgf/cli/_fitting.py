@@ -31,6 +31,7 @@ FIT_OPTION_PARAMETERS = {
     "max_iter": "max_iter",
     "batch_size": "batch_size",
     "learning_rate": "learning_rate_init",
+    "schedule": "learning_rate",
     "random_state": "random_state",
     "device": "device",
     "threads": "n_threads",

@@ -302,6 +302,14 @@ def _add_fit(commands: _Commands) -> None:
         f"(default: {_estimator_default('learning_rate_init')})",
     )
     fit.add_argument(
+        "--schedule",
+        choices=["constant", "adaptive", "cosine"],
+        help="learning-rate schedule: constant; adaptive (at each stall, back "
+        "to the best epoch with the rate divided by 5, instead of stopping); "
+        "cosine (annealed towards 0 over --max-iter epochs) "
+        f"(default: {_estimator_default('learning_rate')})",
+    )
+    fit.add_argument(
         "--random-state",
         type=_seed,
         metavar="N",
