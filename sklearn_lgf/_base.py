@@ -39,6 +39,7 @@ from .nn import DensityModel, MonteCarlo, evaluation
 from .nn.data import BlockRows, TrainingRows
 from .nn.flow import BASES
 from .nn.training import (
+    LEARNING_RATES,
     TrainingConfig,
     TrainingDiverged,
     TrainingInterrupted,
@@ -134,7 +135,7 @@ class BaseFlowDensity(DensityMixin, BaseEstimator, metaclass=ABCMeta):
             Interval(Integral, 1, None, closed="left"),
             StrOptions({"auto"}),
         ],
-        "learning_rate": [StrOptions({"constant", "adaptive", "cosine"})],
+        "learning_rate": [StrOptions(set(LEARNING_RATES))],
         "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
         "alpha": [Interval(Real, 0, None, closed="left")],
         "early_stopping": ["boolean"],

@@ -245,8 +245,8 @@ def test_a_cosine_fit_reports_its_falling_rate(Estimator, monkeypatch):
     Estimator(
         **SMALL, **extra, max_iter=4, batch_size=100, learning_rate="cosine", verbose=1
     ).fit(X)
-    # Three steps an epoch (300 rows), twelve in all: each epoch reports the
-    # rate of its last step.
+    # Three steps an epoch (270 training rows in batches of 100), twelve in
+    # all: each epoch reports the rate of its last step.
     expected = [cosine_learning_rate(1e-3, 3 * epoch - 1, 12) for epoch in (1, 2, 3, 4)]
     assert rates == pytest.approx(expected)
 

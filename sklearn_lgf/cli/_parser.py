@@ -8,6 +8,7 @@ import math
 from typing import Any, TypeAlias
 
 from ..nn.flow import BASES
+from ..nn.training import LEARNING_RATES
 from ..presets import PAPER_N_TEST, PAPER_N_TRAIN
 from ._commands import fit_command, sample_command, score_command
 from ._demo import (
@@ -303,7 +304,7 @@ def _add_fit(commands: _Commands) -> None:
     )
     fit.add_argument(
         "--schedule",
-        choices=["constant", "adaptive", "cosine"],
+        choices=list(LEARNING_RATES),
         help="learning-rate schedule: constant; adaptive (at each stall, back "
         "to the best epoch with the rate divided by 5, instead of stopping); "
         "cosine (annealed towards 0 over --max-iter epochs) "

@@ -41,6 +41,8 @@ from .model import DensityModel
 # Seeds the batch-norm calibration's draws of u relative to the training
 # noise's seed (whose +1 the LGF's validation draws use).
 CALIBRATION_SEED_OFFSET = 2
+LEARNING_RATES = ("constant", "adaptive", "cosine")
+"""The schedules :func:`train` knows (``TrainingConfig.learning_rate``)."""
 # As MLPClassifier's learning_rate="adaptive": divide by 5, stop below 1e-6.
 LR_DIVISOR = 5.0
 MIN_ADAPTIVE_LR = 1e-6
