@@ -225,9 +225,12 @@ class LGFDensity(BaseFlowDensity):
 
     Notes
     -----
-    The importance-sampling draws are fixed at fit time (one bank of ``K``
-    standard normal draws shared by all rows), so :meth:`score_samples` is
-    deterministic and a row's value does not depend on the other rows.
+    A row's ``K`` importance-sampling draws are a fixed function of its own
+    values (a counter-based hash of the row, ``random_state`` and the draw's
+    number), so :meth:`score_samples` is deterministic and a row's value
+    does not depend on the other rows, while different rows get independent
+    draws: their errors average out in :meth:`score`, instead of moving
+    together as one bank of draws shared by all rows would make them.
     ``score_samples(X, return_std=True)`` also returns each row's standard
     error over those draws, ``sqrt((mean w^2 / (mean w)^2 - 1) / K)`` for
     the importance weights ``w`` (the delta method), at no extra model
@@ -426,7 +429,7 @@ class LGFDensity(BaseFlowDensity):
         """Per-row evidence lower bound, in the units of ``X``.
 
         Estimated as the mean of ``log p(x, u_k) - log q(u_k | x)`` over the
-        same ``n_importance_samples`` fixed draws that :meth:`score_samples`
+        same ``n_importance_samples`` draws per row that :meth:`score_samples`
         uses, so ``elbo(X) <= score_samples(X)`` row by row.
 
         Parameters

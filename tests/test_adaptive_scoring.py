@@ -43,13 +43,13 @@ def adaptive(model, x, tolerance):
 
 
 def prefix_estimates(model, x):
-    """Estimate and error of every row from the bank's first ``m`` blocks,
+    """Estimate and error of every row from its first ``m`` blocks of draws,
     ``m = 1..ADAPTIVE_BLOCKS``: two ``(n, blocks)`` arrays."""
     model.monte_carlo = MonteCarlo(importance_samples=K)
-    bank = model.importance_bank(x.device)
+    draws = model.importance_draws(x, 0, K)
     with torch.no_grad():
         parts = [
-            model.log_prob_and_std(x, bank[: m * BLOCK])
+            model.log_prob_and_std(x, draws[:, : m * BLOCK])
             for m in range(1, ADAPTIVE_BLOCKS + 1)
         ]
     return torch.stack([p[:, 0] for p in parts], 1), torch.stack(

@@ -116,16 +116,17 @@ def test_independent_draws_are_deterministic_and_exact_when_u_is_unused(budget):
 
 
 def test_independent_draws_give_a_steadier_mean_than_a_shared_bank():
-    """The reason early stopping uses them: one shared bank moves every row's
-    estimate together, so the mean over a validation set keeps the error of
-    K draws; independent draws average it away over the rows."""
+    """The reason validation and scoring use them: one shared bank moves every
+    row's estimate together, so the mean over a set keeps the error of K
+    draws; draws independent across rows (the validation's, and the scores'
+    draws keyed by each row's values) average it away over the rows."""
     model = small_lgf(seed=4)
     with torch.no_grad():  # a posterior far from the truth: noisy estimates
         for layer in model.layers:
             if isinstance(layer, LGFLayer):
                 layer.posterior.net[-1].bias.add_(1.5)
     x = torch.randn(500, 2, dtype=torch.float64)
-    shared, independent = [], []
+    shared, independent, keyed = [], [], []
     for seed in range(20):
         bank = torch.randn(
             5,
@@ -137,7 +138,11 @@ def test_independent_draws_give_a_steadier_mean_than_a_shared_bank():
         with torch.no_grad():
             shared.append(float(model.log_prob(x, bank).mean()))
         independent.append(float(independent_draws(model, x, 5, seed=seed).mean()))
+        model.monte_carlo = MonteCarlo(importance_samples=5, seed=seed)
+        with torch.no_grad():
+            keyed.append(float(model.log_prob(x).mean()))
     assert torch.tensor(independent).std() < 0.5 * torch.tensor(shared).std()
+    assert torch.tensor(keyed).std() < 0.5 * torch.tensor(shared).std()
 
 
 def test_collapse_diagnostics_see_a_collapsed_model():

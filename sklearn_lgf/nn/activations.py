@@ -11,16 +11,18 @@ differ by at most 2e-7 (3e-16 in float64). On CUDA ``torch.tanh`` is used.
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-# torch's vectorised CPU kernels for the sigmoid and softplus finish a
-# tensor's last partial block of this many float32 elements with scalar code
-# that rounds differently, so the rows at the end of a scoring chunk got
-# other last bits than the same rows elsewhere in it (exp, log1p, relu and
-# abs round every element alike). Aligned buffers and the formulas below
-# keep every element on one code path when scoring.
+# torch's vectorised CPU kernels for the sigmoid, softplus and (in float64)
+# logaddexp finish a tensor's last partial block of this many float32
+# elements with scalar code that rounds differently, so the rows at the end
+# of a scoring chunk got other last bits than the same rows elsewhere in it
+# (exp, log1p, relu and abs round every element alike). Aligned buffers and
+# the formulas below keep every element on one code path when scoring.
 WHOLE_VECTORS = 64
 
 
@@ -50,6 +52,15 @@ def softplus(x: Tensor) -> Tensor:
     if torch.is_grad_enabled():
         return F.softplus(x)
     return torch.relu(x) + torch.log1p(torch.exp(-x.abs()))
+
+
+def logaddexp(a: Tensor, b: Tensor) -> Tensor:
+    """``log(exp(a) + exp(b))`` elementwise, as ``max + log1p(exp(min - max))``,
+    which rounds every element alike (see :data:`WHOLE_VECTORS`), so that a
+    row's estimate does not move with its position among the rows."""
+    high, low = torch.maximum(a, b), torch.minimum(a, b)
+    sum_ = high + torch.log1p(torch.exp(low - high))
+    return torch.where(low == -math.inf, high, sum_)
 
 
 def whole_vectors(size: int, like: Tensor) -> tuple[Tensor, Tensor]:

@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterable, Iterator
 import torch
 from torch import Tensor, nn
 
+from .activations import logaddexp
 from .model import DensityModel, importance_estimate
 
 # Rows x draws of an estimating model (LGF) in memory at once.
@@ -40,8 +41,8 @@ PARAMETER_ROW_BUDGET = 2**28
 EXACT_CHUNK_BOUNDS = {"cpu": (1024, 8192), "cuda": (8192, 8192)}
 # Rows drawn together when sampling (no batch-independence needed).
 SAMPLE_CHUNK_ROWS = {"cpu": 8192, "cuda": 262144}
-# Adaptive importance sampling (MonteCarlo.importance_tolerance) takes the
-# bank of K draws in this many blocks; a row may stop after the second block,
+# Adaptive importance sampling (MonteCarlo.importance_tolerance) takes a
+# row's K draws in this many blocks; a row may stop after the second block,
 # since a standard error from fewer draws is too rough to stop on.
 ADAPTIVE_BLOCKS = 10
 MIN_ADAPTIVE_BLOCKS = 2
@@ -135,20 +136,19 @@ def adaptive_log_prob_and_std(model: DensityModel, x: Tensor) -> Tensor:
     """Importance-sampling estimates that stop drawing once precise enough:
     ``(n, 2)``, the estimate and its standard error per row.
 
-    The rule, the same for every row and independent of the other rows: the
-    model's fixed bank of ``K`` draws is split into :data:`ADAPTIVE_BLOCKS`
-    consecutive blocks (of ``ceil(K / ADAPTIVE_BLOCKS)`` draws; the last may
-    be shorter). A row uses the first ``m`` blocks, for the smallest ``m``
-    from :data:`MIN_ADAPTIVE_BLOCKS` on at which the standard error of its
-    estimate from those draws is at most ``model.monte_carlo.
-    importance_tolerance``, or the whole bank. Each block is evaluated in
+    The rule, the same for every row and independent of the other rows: a
+    row's own ``K`` draws (``model.importance_draws``) are split into
+    :data:`ADAPTIVE_BLOCKS` consecutive blocks (of ``ceil(K /
+    ADAPTIVE_BLOCKS)`` draws; the last may be shorter). A row uses the first
+    ``m`` blocks, for the smallest ``m`` from :data:`MIN_ADAPTIVE_BLOCKS` on
+    at which the standard error of its estimate from those draws is at most
+    ``model.monte_carlo.importance_tolerance``, or all ``K``. Each block is evaluated in
     fixed-shape chunks of the rows still drawing, so a row's value is
     deterministic and does not depend on the other rows; the work saved is
     the blocks of the rows that stopped.
     """
-    bank = model.importance_bank(x.device)
     tolerance = model.monte_carlo.importance_tolerance
-    k = bank.shape[0]
+    k = model.monte_carlo.importance_samples
     block = -(-k // ADAPTIVE_BLOCKS)
     rows = max(1, row_sample_budget(x.device, model) // block)
     sums = x.new_full((x.shape[0], 2), -math.inf)
@@ -157,15 +157,17 @@ def adaptive_log_prob_and_std(model: DensityModel, x: Tensor) -> Tensor:
     for index, start in enumerate(range(0, k, block)):
         if active.numel() == 0:
             break
-        draws = bank[start : start + block]
+        count = min(block, k - start)
 
-        def block_sums(chunk: Tensor, draws: Tensor = draws) -> Tensor:
-            return model.log_weight_sums(chunk, draws)
+        def block_sums(chunk: Tensor, start: int = start, count: int = count) -> Tensor:
+            return model.log_weight_sums(
+                chunk, model.importance_draws(chunk, start, count)
+            )
 
-        sums[active] = torch.logaddexp(
+        sums[active] = logaddexp(
             sums[active], map_fixed_chunks(block_sums, x[active], rows)
         )
-        used[active] += draws.shape[0]
+        used[active] += count
         if index + 1 >= MIN_ADAPTIVE_BLOCKS:
             _, std = importance_estimate(sums[active, 0], sums[active, 1], used[active])
             active = active[~(std <= tolerance)]

@@ -16,10 +16,12 @@ from collections.abc import Callable, Sequence
 import torch
 from torch import Tensor, nn
 
+from .activations import logaddexp
 from .bijections import Bijection
 from .evaluation import row_sample_budget
 from .flow import flow_steps, standard_normal_log_prob
 from .indexed import ConditionalGaussian, IndexedAffine, gaussian_log_prob_of_noise
+from .keyed_noise import keyed_standard_normal, row_keys
 from .model import DensityModel, MonteCarlo, importance_estimate
 from .splines import DEFAULT_BINS, DEFAULT_TAIL_BOUND
 
@@ -104,7 +106,6 @@ class LGF(DensityModel):
         self.u_dim = u_dim
         self.n_indexed = sum(isinstance(layer, LGFLayer) for layer in layers)
         self.monte_carlo = MonteCarlo()
-        self._bank: tuple[tuple[int, int, torch.device], Tensor] | None = None
 
     # ---------------------------------------------------------------- core
     def log_weights(
@@ -166,13 +167,20 @@ class LGF(DensityModel):
         return total + standard_normal_log_prob(z)
 
     def tiled_log_weights(self, x: Tensor, noise: Tensor) -> Tensor:
-        """``log w`` of every row with each of the ``K`` draws in ``noise``: ``(n, K)``.
+        """``log w`` of every row with each of its ``K`` draws in ``noise``: ``(n, K)``.
 
-        ``noise`` has shape ``(K, n_indexed, u_dim)`` and is shared by all
-        rows, so a row's weights do not depend on the other rows.
+        ``noise`` is ``(n, K, n_indexed, u_dim)``, each row's own draws (as
+        :meth:`importance_draws` gives them), or ``(K, n_indexed, u_dim)``,
+        one set of draws for every row.
         """
-        n, k = x.shape[0], noise.shape[0]
-        return self.log_weights(x, noise.repeat(n, 1, 1), draws=k).view(n, k)
+        n = x.shape[0]
+        if noise.dim() == 4:
+            k = noise.shape[1]
+            per_row = noise.reshape(n * k, *noise.shape[2:])
+        else:
+            k = noise.shape[0]
+            per_row = noise.repeat(n, 1, 1)
+        return self.log_weights(x, per_row, draws=k).view(n, k)
 
     def generate(self, z: Tensor, generator: torch.Generator | None = None) -> Tensor:
         for layer in reversed(self.layers):
@@ -201,16 +209,18 @@ class LGF(DensityModel):
         return -log_w.mean()
 
     # ------------------------------------------------------------- scoring
-    def importance_bank(self, device: torch.device) -> Tensor:
-        """The fixed ``(K, n_indexed, u_dim)`` draws of :meth:`log_prob`,
-        the same on every call for the same :attr:`monte_carlo`."""
-        k, seed = self.monte_carlo.importance_samples, self.monte_carlo.seed
-        key = (k, seed, torch.device(device))
-        if self._bank is None or self._bank[0] != key:
-            generator = torch.Generator().manual_seed(seed)
-            bank = torch.randn(k, self.n_indexed, self.u_dim, generator=generator)
-            self._bank = (key, bank.to(device))
-        return self._bank[1]
+    def importance_draws(self, x: Tensor, first: int, count: int) -> Tensor:
+        """Draws ``first, ..., first + count - 1`` of each row's own sequence,
+        ``(n, count, n_indexed, u_dim)``: a function of the row's values and
+        ``monte_carlo.seed`` alone, so a row's estimate is the same on every
+        call and in any batch, while different rows' draws are independent."""
+        return keyed_standard_normal(
+            row_keys(x, self.monte_carlo.seed),
+            first,
+            count,
+            (self.n_indexed, self.u_dim),
+            x.dtype,
+        )
 
     def log_prob(
         self,
@@ -221,11 +231,12 @@ class LGF(DensityModel):
     ) -> Tensor:
         """Importance-sampling estimate ``logsumexp_k log w_k - log K`` per row.
 
-        It tends to ``log p(x)`` from below as ``K`` grows. ``noise`` is the
-        ``(K, n_indexed, u_dim)`` bank shared by all rows (``None``: the
-        model's own, :meth:`importance_bank`). At most ``max_row_samples``
-        (default: the device's budget) draws per row are in memory at once;
-        more are taken in slices and combined exactly.
+        It tends to ``log p(x)`` from below as ``K`` grows. ``noise``: the
+        draws, as :meth:`tiled_log_weights` takes them (``None``: each row's
+        first ``monte_carlo.importance_samples`` of :meth:`importance_draws`).
+        At most ``max_row_samples`` (default: the device's budget) draws per
+        row are in memory at once; more are taken in slices and combined
+        exactly.
         """
         return self._over_draws(x, noise, max_row_samples, importance=True)
 
@@ -274,17 +285,20 @@ class LGF(DensityModel):
         importance: bool,
         with_std: bool = False,
     ) -> Tensor:
-        if noise is None:
-            noise = self.importance_bank(x.device)
         budget = max_row_samples or row_sample_budget(x.device, self)
-        k = noise.shape[0]
+        k = self.monte_carlo.importance_samples if noise is None else noise.shape[-3]
         k_slice = min(k, budget)
         total: Tensor | None = None
         for start in range(0, k, k_slice):
-            draws = noise[start : start + k_slice]
+            count = min(k_slice, k - start)
+            draws = (
+                self.importance_draws(x, start, count)
+                if noise is None
+                else noise[..., start : start + count, :, :]
+            )
             if importance:
                 sums = self.log_weight_sums(x, draws)
-                total = sums if total is None else torch.logaddexp(total, sums)
+                total = sums if total is None else logaddexp(total, sums)
             else:
                 part = self.tiled_log_weights(x, draws).sum(dim=1)
                 total = part if total is None else total + part
@@ -307,12 +321,11 @@ class LGF(DensityModel):
         """Importance-sampling estimate with ``monte_carlo.validation_samples``
         draws of its own per row.
 
-        Unlike :meth:`log_prob`, whose draws are shared by all rows (so a
-        row's value does not depend on the batch), every row here gets fresh
-        draws from a generator seeded with ``monte_carlo.seed + 1``: the
-        errors of the rows are independent and average out in their mean,
-        which makes this the better estimate of a set's mean log-likelihood
-        (early stopping). The same ``x`` gives the same values on every call.
+        Unlike :meth:`log_prob`, whose draws are keyed by each row's values,
+        every row here gets fresh draws from a generator seeded with
+        ``monte_carlo.seed + 1``: as there, the errors of the rows are
+        independent and average out in their mean (early stopping). The same
+        ``x`` gives the same values on every call.
         A set scored in parts passes one ``generator`` (seeded as above) to
         every part, so that the parts' draws differ.
         """
@@ -331,7 +344,7 @@ class LGF(DensityModel):
                 noise = self._standard_normal(rows.shape[0] * k, generator, x)
                 log_w = self.log_weights(rows, noise, draws=k)
                 part = torch.logsumexp(log_w.view(rows.shape[0], k), dim=1)
-                total = part if total is None else torch.logaddexp(total, part)
+                total = part if total is None else logaddexp(total, part)
             assert total is not None
             result[start : start + rows.shape[0]] = total - math.log(n_draws)
         return result

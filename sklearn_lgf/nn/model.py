@@ -34,12 +34,12 @@ class MonteCarlo:
     validation_samples
         ``K`` of :meth:`DensityModel.validation_log_prob`.
     seed
-        Seeds the fixed bank of ``K`` draws shared by all rows when scoring
-        (so a row's value does not depend on the batch), and, plus one, the
-        independent validation draws.
+        Seeds the scoring draws, which are keyed by each row's values (so a
+        row's value does not depend on the batch, and different rows' errors
+        are independent), and, plus one, the validation draws.
     importance_tolerance
         ``None``: every row's estimate uses all ``K`` draws. A number: each
-        row takes the bank's draws in blocks and stops once its standard
+        row takes its draws in blocks and stops once its standard
         error is at most this many nats (see
         :func:`~sklearn_lgf.nn.evaluation.adaptive_log_prob_and_std`).
     """
@@ -81,8 +81,9 @@ class DensityModel(nn.Module, metaclass=ABCMeta):
     @abstractmethod
     def log_prob(self, x: Tensor, noise: Tensor | None = None) -> Tensor:
         """``log p(x)`` per row: exact, or an importance-sampling estimate
-        with the ``(K, ...)`` standard-normal draws ``noise`` shared by all
-        rows (``None``: the model's own fixed bank, see :class:`MonteCarlo`)."""
+        from the standard-normal draws ``noise``, ``(n, K, ...)`` for each
+        row or ``(K, ...)`` for all (``None``: each row's own
+        :meth:`importance_draws`)."""
 
     def elbo(self, x: Tensor, noise: Tensor | None = None) -> Tensor:
         """A lower bound of ``log p(x)`` per row (exact flows: ``log p(x)``)."""
@@ -96,12 +97,13 @@ class DensityModel(nn.Module, metaclass=ABCMeta):
 
     def log_weight_sums(self, x: Tensor, noise: Tensor) -> Tensor:
         """``logsumexp_k log w_k`` and ``logsumexp_k 2 log w_k`` per row, as
-        ``(n, 2)``, over the ``(K, ...)`` draws ``noise`` shared by all rows
-        (models that estimate; the pieces of :func:`importance_estimate`)."""
+        ``(n, 2)``, over the draws ``noise`` (as in :meth:`log_prob`; models
+        that estimate; the pieces of :func:`importance_estimate`)."""
         raise NotImplementedError(f"{type(self).__name__} draws nothing")
 
-    def importance_bank(self, device: torch.device) -> Tensor:
-        """The fixed draws of an estimate (models that estimate)."""
+    def importance_draws(self, x: Tensor, first: int, count: int) -> Tensor:
+        """Draws ``first`` to ``first + count - 1`` of each row's own
+        deterministic sequence, ``(n, count, ...)`` (models that estimate)."""
         raise NotImplementedError(f"{type(self).__name__} draws nothing")
 
     def validation_log_prob(
