@@ -226,11 +226,12 @@ class LGFDensity(BaseFlowDensity):
     Notes
     -----
     A row's ``K`` importance-sampling draws are a fixed function of its own
-    values (a counter-based hash of the row, ``random_state`` and the draw's
-    number), so :meth:`score_samples` is deterministic and a row's value
-    does not depend on the other rows, while different rows get independent
-    draws: their errors average out in :meth:`score`, instead of moving
-    together as one bank of draws shared by all rows would make them.
+    values (a counter-based hash of the row, a seed fixed when the model is
+    fitted, and the draw's number), so :meth:`score_samples` is
+    deterministic and a row's value does not depend on the other rows, while
+    different rows get independent draws: their errors average out in
+    :meth:`score`, instead of moving together as one bank of draws shared by
+    all rows would make them.
     ``score_samples(X, return_std=True)`` also returns each row's standard
     error over those draws, ``sqrt((mean w^2 / (mean w)^2 - 1) / K)`` for
     the importance weights ``w`` (the delta method), at no extra model

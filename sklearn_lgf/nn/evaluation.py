@@ -142,10 +142,10 @@ def adaptive_log_prob_and_std(model: DensityModel, x: Tensor) -> Tensor:
     ADAPTIVE_BLOCKS)`` draws; the last may be shorter). A row uses the first
     ``m`` blocks, for the smallest ``m`` from :data:`MIN_ADAPTIVE_BLOCKS` on
     at which the standard error of its estimate from those draws is at most
-    ``model.monte_carlo.importance_tolerance``, or all ``K``. Each block is evaluated in
-    fixed-shape chunks of the rows still drawing, so a row's value is
-    deterministic and does not depend on the other rows; the work saved is
-    the blocks of the rows that stopped.
+    ``model.monte_carlo.importance_tolerance``, or all ``K``. Each block is
+    evaluated in fixed-shape chunks of the rows still drawing, so a row's
+    value is deterministic and does not depend on the other rows; the work
+    saved is the blocks of the rows that stopped.
     """
     tolerance = model.monte_carlo.importance_tolerance
     k = model.monte_carlo.importance_samples
