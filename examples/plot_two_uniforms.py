@@ -21,7 +21,7 @@ densities, their samples and their held-out log-likelihoods.
    The budget is reduced for the documentation build: 5,000 training points
    and 60 epochs each (about a minute). The full experiment
    (``python benchmarks/two_d.py --pair figure1``: 10,000 points, 300
-   epochs, 10 draws) gives MAF -1.443 and LGF-MAF -1.412 and shows the
+   epochs, 10 draws) gives MAF -1.443 and LGF-MAF -1.413 and shows the
    same picture more sharply (``benchmarks/results/two_d_figure1.md``).
 """
 
@@ -123,7 +123,7 @@ plt.show()
 # constraint: at this budget it puts fewer of its samples in the gap and
 # scores higher on held-out points (when this page was built: -1.501 against
 # -1.570, 2.7 % against 6.3 % of the samples in the gap). With the paper's
-# full budget the bridge all but disappears (0.28 % of the samples, -1.412
+# full budget the bridge all but disappears (0.28 % of the samples, -1.413
 # against the MAF's -1.443; ``benchmarks/results/two_d_figure1.png``). The
 # price is training time: each LGF epoch here costs several MAF epochs.
 # The topological argument bites harder on targets with more separate
