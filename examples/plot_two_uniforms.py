@@ -121,7 +121,7 @@ plt.show()
 # Gaussian cannot tear the plane, so its density has to stay connected from
 # one rectangle to the other. The LGF-MAF's indexed family lifts that
 # constraint: at this budget it puts fewer of its samples in the gap and
-# scores higher on held-out points (when this page was built: -1.501 against
+# scores higher on held-out points (when this page was built: -1.529 against
 # -1.570, 2.7 % against 6.3 % of the samples in the gap). With the paper's
 # full budget the bridge all but disappears (0.28 % of the samples, -1.413
 # against the MAF's -1.443; ``benchmarks/results/two_d_figure1.png``). The
