@@ -79,3 +79,9 @@ def test_equal_rows_get_equal_keys_and_bad_shapes_are_refused():
     assert keys[0] == keys[1] and keys[0] != keys[2]
     with pytest.raises(ValueError, match="2-D"):
         row_keys(x[0], 0)
+
+
+def test_too_many_draws_per_row_are_refused():
+    keys = row_keys(torch.zeros(1, 2), 0)
+    with pytest.raises(ValueError, match="draws per row"):
+        keyed_standard_normal(keys, MASK32 // 4, 2, (4,), torch.float32)

@@ -70,11 +70,11 @@ def keyed_standard_normal(
     per_draw = 1
     for size in shape:
         per_draw *= size
+    if (first + count) * per_draw - 1 > MASK32:
+        raise ValueError(f"at most {MASK32 // per_draw} draws per row")
     counters = torch.arange(
         first * per_draw, (first + count) * per_draw, device=keys.device
     )
-    if counters.numel() and int(counters[-1]) > MASK32:
-        raise ValueError(f"at most {MASK32 // per_draw} draws per row")
     # For a fixed key the map from counter to hash is a bijection, so a
     # row's draws never repeat.
     hashed = mix32(keys[:, None] ^ mix32(counters)[None, :])
