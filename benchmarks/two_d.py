@@ -273,7 +273,7 @@ def main() -> None:
         __doc__,
         None,
         "markdown report, rewritten as results arrive, and a PNG beside it "
-        "(default: results/two_d_<pair>_<targets>.md)",
+        "(default: results/two_d_<pair>.md)",
     )
     parser.add_argument("--pair", choices=PAIRS, default="figure1")
     parser.add_argument(
@@ -344,7 +344,7 @@ def main() -> None:
     command += schedule_arguments(args)
     if args.n_iter_no_change:
         command += ["--n-iter-no-change", str(args.n_iter_no_change)]
-    output = args.output or RESULTS / f"two_d_{args.pair}_{'_'.join(args.targets)}.md"
+    output = args.output or RESULTS / f"two_d_{args.pair}.md"
     report = ResultFile(output, command_line(__file__, command))
     order = {label(t, g): i for i, (t, g) in enumerate(cases)}
     results: list[dict[str, Any]] = []
