@@ -133,7 +133,13 @@ html_theme_options = {
     "footer_end": ["sphinx-version"],
 }
 # Pages without sub-pages have nothing for the section navigation to list.
-html_sidebars = {"index": [], "user_guide": [], "scaling": [], "glossary": []}
+html_sidebars = {
+    "index": [],
+    "user_guide": [],
+    "scaling": [],
+    "glossary": [],
+    "whats_new": [],
+}
 html_static_path = ["_static"]
 # Code blocks and doctests scroll sideways instead of being cut off.
 html_css_files = ["custom.css"]
