@@ -121,11 +121,10 @@ plt.show()
 # Gaussian cannot tear the plane, so its density has to stay connected from
 # one rectangle to the other. The LGF-MAF's indexed family lifts that
 # constraint: at this budget it puts fewer of its samples in the gap and
-# scores higher on held-out points (when this page was built: -1.529 against
-# -1.570, 2.7 % against 6.3 % of the samples in the gap). With the paper's
-# full budget the bridge all but disappears (0.28 % of the samples, -1.413
-# against the MAF's -1.443; ``benchmarks/results/two_d_figure1.png``). The
-# price is training time: each LGF epoch here costs several MAF epochs.
+# scores higher on held-out points (the figures printed above). With the
+# paper's full budget the bridge all but disappears (0.28 % of the samples,
+# -1.413 against the MAF's -1.443; ``benchmarks/results/two_d_figure1.md``).
+# The price is training time: each LGF epoch here costs several MAF epochs.
 # The topological argument bites harder on targets with more separate
 # pieces: try :func:`~sklearn_lgf.datasets.make_checkerboard` or
 # :func:`~sklearn_lgf.datasets.make_rings`.
