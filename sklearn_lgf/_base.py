@@ -23,7 +23,7 @@ import torch
 from sklearn.base import BaseEstimator, DensityMixin, _fit_context
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._param_validation import Hidden, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from . import _out_of_core
@@ -34,10 +34,10 @@ from ._standardise import (
     fence_scale,
     robust_location_scale,
 )
+from ._steps import BASE_STEPS, CONDITIONERS, UNIVARIATES
 from ._threads import resolve_threads, torch_threads
 from .nn import DensityModel, MonteCarlo, evaluation
 from .nn.data import BlockRows, TrainingRows
-from .nn.flow import BASES
 from .nn.training import (
     LEARNING_RATES,
     TrainingConfig,
@@ -126,7 +126,9 @@ class BaseFlowDensity(DensityMixin, BaseEstimator, metaclass=ABCMeta):
             "array-like",
             Interval(Integral, 1, None, closed="left"),
         ],
-        "base": [StrOptions(set(BASES))],
+        "conditioner": [StrOptions(set(CONDITIONERS))],
+        "univariate": [StrOptions(set(UNIVARIATES))],
+        "base": [StrOptions(set(BASE_STEPS)), Hidden(StrOptions({"deprecated"}))],
         "n_bins": [Interval(Integral, 1, None, closed="left")],
         "tail_bound": [Interval(Real, 0, None, closed="neither")],
         "batch_norm": ["boolean"],

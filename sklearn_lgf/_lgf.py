@@ -10,6 +10,8 @@ import torch
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from ._base import BaseFlowDensity, check_layer_sizes, draw_seeds, layer_sizes
+from ._docs import fill_doc
+from ._steps import ENGINE_BASE, resolve_step
 from .nn import (
     CollapseDiagnostics,
     DensityModel,
@@ -20,267 +22,94 @@ from .nn import (
 )
 
 
+@fill_doc
 class LGFDensity(BaseFlowDensity):
     """Localised generative flow density estimator (Cornish et al., 2020).
 
-    A normalising flow pushes one Gaussian through one continuous bijection,
-    so its support is always connected like the Gaussian's: targets with
-    several components or holes force it to smear mass between them. LGF
-    (published as continuously indexed flows, CIF) replaces each step ``g`` by
-    a family ``G(x; u) = s(u) * g(x) + t(u)`` indexed by a latent ``u`` with a
-    learned conditional prior ``p(u | z)``, so each member only has to cover a
-    local part of the target. The model is trained on its evidence lower
-    bound (ELBO) with an amortised posterior ``q(u | z)``, and its
-    log-density is estimated by importance sampling with ``K`` draws.
+    A flow smears mass between separate components or around holes. An
+    LGF (a continuously indexed flow) gives each layer a latent index
+    ``u`` choosing one bijection of a family, each covering part of the
+    target.
 
     Parameters
     ----------
     n_layers : int, default=5
-        Number of indexed flow layers.
+        Number of indexed layers; more fit more intricate targets.
     hidden_layer_sizes : tuple of int, default=(32, 32)
-        Hidden widths of each base step's conditioner (MADE or coupling MLP).
-        Small on purpose: the index ``u`` carries much of the model, and
-        wider base steps overfit sooner (see Notes).
-    base : {"spline", "made", "coupling", "spline-coupling"}, default="spline"
-        The base step ``g``: a monotonic rational-quadratic spline step with a
-        MADE conditioner (``"spline"``: an LGF over a neural spline flow,
-        LGF-NSF, the indexed affine map on top of each spline step), a MADE
-        affine autoregressive step (``"made"``: LGF-MAF, the paper's model,
-        with the order reversed between layers), an affine coupling step
-        (LGF-RealNVP, alternating masks) or a spline coupling step. The
-        default was chosen on held-out data: on two uniforms, the digits
-        validation split and four ADBench sets the spline base's held-out
-        log-likelihood was higher than the affine one's on every set
-        (digits: 86.4 against 71.4 nats), at 0.5 to 6 times the fit time
-        (``benchmarks/results/defaults.md`` for the affine LGF,
-        ``spline_tail_bound.md`` for the spline one).
-    n_bins : int, default=8
-        Bins ``K`` of each rational-quadratic spline (``base="spline"`` or
-        ``"spline-coupling"``; unused otherwise). A spline step's conditioner
-        gives ``3 K - 1`` numbers per feature.
-    tail_bound : float, default=3.0
-        Each spline maps ``[-tail_bound, tail_bound]`` onto itself and is the
-        identity outside, in the standardised units the model works in (as
-        in the neural spline flow authors' code for standardised data).
+        Hidden widths of each base step's network; small, as ``u`` carries
+        much of the model.
+    {{conditioner}}
+    univariate : {"affine", "spline"}, default="spline"
+        What each base step does to a feature: monotone splines, or a
+        faster affine map (the paper's LGF-MAF).
+    {{base}}
+    {{n_bins}}
+    {{tail_bound}}
     u_dim : int, default=4
-        Dimension of the index ``u`` of each layer.
+        Dimension of each layer's ``u``; raise it for targets of many parts.
     pq_hidden_layer_sizes : tuple of int, default=(128, 128)
-        Hidden widths of the MLPs giving the mean and log-std of the prior
-        ``p(u | z_{l-1})`` and of the posterior ``q(u | z_l)``.
+        Hidden widths of the prior ``p(u | z)`` and posterior ``q(u | x)``.
     st_hidden_layer_sizes : tuple of int, default=(128, 128)
-        Hidden widths of the MLP giving ``s(u)`` and ``t(u)``.
+        Hidden widths of the network giving ``s(u)`` and ``t(u)``.
     indexing : {"affine", "conditioner"}, default="affine"
-        ``"affine"``: ``G(x; u) = s(u) * g(x) + t(u)``. ``"conditioner"``: the
-        paper's alternative, ``u`` is fed into the base step's conditioner
-        network next to its inputs (``st_hidden_layer_sizes`` is unused).
+        How ``u`` enters a layer: ``G(x; u) = s(u) * g(x) + t(u)``, or as
+        an input of the base step's network.
     n_elbo_samples : int, default=4
-        Draws of ``u`` per row and training step. More draws lower the
-        variance of the gradient at a proportional cost per epoch; on the
-        2-D targets and digits they also reach a better model in less time
-        than one draw (the authors' code used 10).
+        Draws of ``u`` per row and training step; more lower the gradient's
+        variance.
     objective : {"elbo", "iwae"}, default="elbo"
-        What training maximises. ``"elbo"``: the evidence lower bound, the
-        mean of ``log w = log p(x, u) - log q(u | x)`` over the
-        ``n_elbo_samples`` draws. ``"iwae"``: the importance-weighted bound
-        ``log(mean_k w_k)`` over those draws (Burda et al., 2016; the
-        training objective of the LGF authors' later code), the quantity
-        that :meth:`score_samples` estimates with ``n_importance_samples``
-        draws. It is tighter than the ELBO, so the flow is trained closer
-        to the likelihood it is scored on, at the same cost per epoch; with
-        one draw the two are the same. See Notes. Measured on held-out
-        data, it helped the paper's 2-D LGF-MAFs (MADE base, ``u_dim=1``,
-        10 draws: ahead of their MAFs on 5 of 5 targets on one seed, 4 of 5
-        on another, against 2 of 5 with the ELBO), but not these defaults
-        (behind the ELBO on 5 of 6 sets,
-        ``benchmarks/results/lgf_objective.md``), hence ``"elbo"``.
+        Train on the ELBO or on the tighter importance-weighted bound over
+        the draws (Burda et al., 2016); try ``"iwae"`` for small models.
     n_importance_samples : int, default=100
-        ``K``, the importance samples per row in :meth:`score_samples`,
-        :meth:`score` and :meth:`elbo`. Scoring costs ``K`` passes through
-        the model per row (memory stays bounded: rows are processed in chunks
-        of at most a fixed number of row-samples). The estimate is a lower
-        bound in expectation that tightens as ``K`` grows; report ``K`` with
-        any figure.
+        ``K``, draws per row when scoring, at ``K`` passes per row; more
+        tighten the estimate.
     importance_tol : float or None, default=None
-        ``None``: every row's estimate in :meth:`score_samples` and
-        :meth:`score` uses all ``n_importance_samples`` draws. A number:
-        each row draws only until the standard error of its estimate (see
-        Notes) is at most ``importance_tol`` nats, so rows that are easy to
-        estimate cost less. The ``K`` fixed draws are taken in blocks of
-        ``ceil(K / 10)``; a row uses the first ``m >= 2`` blocks after which
-        its standard error is at most ``importance_tol``, or all ``K``. The
-        rule depends only on the row, so scores stay deterministic and
-        independent of the other rows. Stopping early makes the estimate a
-        little lower on average (it is a lower bound that tightens with
-        ``K``). :meth:`elbo` always uses all ``K`` draws.
+        If set, a row stops drawing once its standard error is at most this
+        many nats: cheaper, slightly lower.
     n_validation_samples : int, default=5
-        ``K`` of the importance-sampling estimate used for early stopping.
-    batch_norm : bool, default=False
-        Batch normalisation between layers (off in the reference LGF models).
-    max_iter : int, default=200
-        Maximum number of epochs.
-    batch_size : int or "auto", default="auto"
-        Minibatch size (capped at the number of training rows). ``"auto"``
-        is ``min(1000, max(32, n_train // 10))``.
-    learning_rate : {"constant", "adaptive", "cosine"}, default="constant"
-        ``"constant"`` keeps ``learning_rate_init``. ``"adaptive"`` divides
-        the learning rate by 5 each time the stopping criterion is met
-        instead of stopping, and stops once it would fall below 1e-6: a
-        longer run that settles closer to the optimum. ``"cosine"`` lowers
-        it step by step along half a cosine, from ``learning_rate_init`` to
-        0 at the end of epoch ``max_iter`` (the schedule of the
-        neural-spline-flow paper); early stopping can still end it sooner,
-        and each call of ``fit`` (a warm start's too) anneals afresh.
-    learning_rate_init : float, default=1e-3
-        Adam's (initial) learning rate.
-    alpha : float, default=0.0
-        Strength of an L2 penalty on the networks' weight matrices (not the
-        biases), as in scikit-learn's ``MLPClassifier``: each step adds
-        ``alpha * W / batch_size`` to a weight's gradient. The recorded
-        losses leave the penalty out.
-    early_stopping : bool, default=True
-        Hold out ``validation_fraction`` of the data, stop when its
-        importance-sampling log-likelihood (``n_validation_samples`` draws)
-        has not improved by ``tol`` for ``n_iter_no_change`` epochs, and
-        restore the weights of the best epoch. Without it, the training loss
-        (minus the ``objective``) decides when to stop.
-    validation_fraction : float, default=0.1
-        Share of the data held out for early stopping.
+        ``K`` of the estimate that early stopping watches.
+    {{batch_norm}}
+    {{max_iter}}
+    {{batch_size}}
+    {{learning_rate}}
+    {{learning_rate_init}}
+    {{alpha}}
+    {{early_stopping}}
+    {{validation_fraction}}
     n_iter_no_change : int, default=20
-        Epochs without improvement before stopping. Twice MAFDensity's: the
-        LGF's validation estimate is noisier and its training keeps
-        improving for longer (on two uniforms, 10 stopped at epoch 66 with
-        -1.555 nats, 20 at 190 with -1.469; see
-        ``benchmarks/results/defaults.md``).
-    tol : float, default=1e-4
-        Minimum improvement, in nats per sample.
-    warm_start : bool, default=False
-        Continue from the previous fit's weights and standardisation. The
-        starting weights compete with every epoch for the best: if training
-        diverges or no epoch beats them on the validation split, they are
-        kept, so a warm refit never leaves the model worse than it found it.
-    device : str or torch.device, default="auto"
-        Where the model lives and computes; ``"auto"`` picks CUDA when
-        available, else the CPU.
-    n_threads : int, "auto" or None, default="auto"
-        Torch CPU threads for :meth:`fit`, :meth:`score_samples`,
-        :meth:`score`, :meth:`elbo` and :meth:`sample`, set for the duration of each
-        call and restored afterwards, also when it fails. ``"auto"``: one
-        thread unless a step multiplies matrices of at least 2**27
-        multiply-adds (rows in the batch or scoring chunk times the model's
-        largest weight matrix), then ``torch.get_num_threads()`` as found when
-        the call starts, which carries any limit set by ``OMP_NUM_THREADS``,
-        ``torch.set_num_threads``, threadpoolctl or joblib's workers, so
-        ``"auto"`` never oversubscribes. Networks of the default sizes lose
-        more to threads starting and waiting than they gain (a default 2-D
-        LGF fit took 2.4 to 10 times as long on two busy cores as on one);
-        a d=64 MAF of 512-wide MADEs took 0.6 times as long per step on two
-        cores while the second was mostly idle. An int uses that many threads
-        (on cores busy with other work, 1 is usually fastest); ``None``
-        leaves torch's setting alone.
-    random_state : int, RandomState instance or None, default=None
-        Seeds initialisation, the validation split, shuffling, the training
-        draws of ``u`` and the fixed importance-sampling draws. With an int,
-        two fits give bit-identical models; the global numpy and torch random
-        states are never used or changed.
-    verbose : bool or int, default=False
-        ``1`` (or ``True``): a progress bar on stderr for each fit, advancing
-        by epoch with the training loss, validation score and learning rate,
-        and for scoring or sampling calls that last over a second, by chunk
-        of rows. ``2``: one line per epoch on stdout instead of the fit's bar.
+        Epochs without improvement before stopping (the estimate is noisy).
+    {{tol}}
+    {{warm_start}}
+    {{device}}
+    {{n_threads}}
+    {{random_state}}
+    {{verbose}}
 
     Attributes
     ----------
-    model_ : torch.nn.Module
-        The fitted LGF, on standardised data.
-    location_ : ndarray of shape (n_features,)
-        Per-feature mean of the non-extreme training rows (see Notes), used
-        for standardisation.
-    scale_ : ndarray of shape (n_features,)
-        Per-feature standard deviation of the same rows (1 for a constant
-        feature), used for standardisation.
-    n_features_in_ : int
-        Number of features seen during fit.
-    feature_names_in_ : ndarray of shape (`n_features_in_`,)
-        Names of features seen during fit, when ``X`` has string column names.
-    n_iter_ : int
-        Number of epochs run (summed over warm starts).
+    {{fitted_attributes}}
     loss_curve_ : list of float
-        Mean training loss per epoch (minus the ELBO, or minus the IWAE
-        bound with ``objective="iwae"``), in the units of ``X``.
-    validation_scores_ : list of float
-        Mean validation log-likelihood per epoch (empty without early stopping).
-    best_validation_score_ : float or None
-        Best validation log-likelihood; the returned weights are those of that
-        epoch (or, after a warm start, possibly the starting weights).
-    converged_ : bool or None
-        Whether the last fit ended because its stopping criterion was met;
-        ``False`` when it ran out of ``max_iter`` epochs, diverged or was
-        interrupted. ``None`` for a model loaded from a file written before
-        this attribute existed.
+        Mean training loss (minus the ``objective``) per epoch.
 
     See Also
     --------
-    MAFDensity : The plain masked autoregressive flow (exact log-density).
-    sklearn.neighbors.KernelDensity : Kernel density estimation.
+    MAFDensity : A flow without index, with an exact log-density.
 
     Notes
     -----
-    A row's ``K`` importance-sampling draws are a fixed function of its own
-    values (a counter-based hash of the row, a seed fixed when the model is
-    fitted, and the draw's number), so :meth:`score_samples` is
-    deterministic and a row's value does not depend on the other rows, while
-    different rows get independent draws: their errors average out in
-    :meth:`score`, instead of moving together as one bank of draws shared by
-    all rows would make them.
-    ``score_samples(X, return_std=True)`` also returns each row's standard
-    error over those draws, ``sqrt((mean w^2 / (mean w)^2 - 1) / K)`` for
-    the importance weights ``w`` (the delta method), at no extra model
-    passes: it shrinks as ``1 / sqrt(K)`` and says whether ``K`` is large
-    enough for a row. Estimated from the same draws, it cannot see weights
-    they never reached, so it is optimistic where the posterior ``q`` misses
-    part of the true one.
+    Layer ``l`` maps ``z`` to ``G(z; u)``, ``u ~ p(u | z)``. Training
+    maximises the ELBO ``E_q[log p(x, u) - log q(u | x)]``;
+    :meth:`score_samples` estimates ``log p(x)`` by
+    ``log mean_k p(x, u_k) / q(u_k | x)`` over ``K`` draws ``u_k ~ q``
+    (its standard error with ``return_std=True``), from draws fixed per row.
 
-    Each feature is standardised by the mean and standard deviation of the
-    training rows that are not extreme: a row further than 30 robust
-    standard deviations (the larger of the interquartile range / 1.349 and
-    the spread of the central 99 % of the values) from a feature's median is
-    left out of the statistics and of training, with a warning, so that one
-    wild value cannot dominate the fit. Densities are always evaluated
-    exactly (those rows' too) and reported in the units of ``X``. Values whose
-    standardised form float32 cannot hold (beyond about 1.8e19 scale units)
-    are refused with a ValueError.
-
-    With ``objective="iwae"`` each training step maximises
-    ``log(mean_k w_k)`` over ``K = n_elbo_samples`` draws per row, the
-    importance-weighted bound of Burda et al. (2016): it lies between the
-    ELBO and ``log p(x)`` and tightens as ``K`` grows, so the model is fitted
-    to the likelihood that scoring estimates rather than to a looser bound.
-    Its gradient weights each draw by its normalised importance weight; it
-    is taken without the path gradient used for the ELBO (which would bias
-    it). The gap between :meth:`elbo` and :meth:`score_samples` is then
-    wider, as ``q`` is no longer trained to be tight draw by draw, and the
-    importance-sampling estimate needs more draws to settle: on two spirals
-    the paper's LGF-MAF trained so scored -2.848 with ``K = 100`` and
-    -2.818 with ``K = 1000`` (``score_samples(X, return_std=True)`` tells
-    whether ``K`` is enough).
-
-    Training fails safely. An epoch whose training loss or validation score
-    is not finite, or is more than ``max(10, 5 * n_features)`` nats per
-    sample worse than the best point seen, ends training: the best weights
-    are restored and a ``TrainingDivergedWarning`` names the cause and the
-    remedy (a smaller ``learning_rate_init``). A fresh fit that diverges
-    before any epoch is usable raises ``TrainingDiverged`` and leaves the
-    estimator unfitted. With ``learning_rate="adaptive"`` each division of
-    the rate starts again from the best weights. ``KeyboardInterrupt``
-    (Ctrl-C) during :meth:`fit` still propagates, but leaves the estimator
-    fitted with what was done: the history of the finished epochs,
-    ``n_iter_``, ``best_validation_score_`` and the best weights so far.
+    {{notes}}
 
     References
     ----------
     R. Cornish, A. Caterini, G. Deligiannidis, A. Doucet. "Relaxing
     bijectivity constraints with continuously indexed normalising flows",
-    ICML 2020 (first circulated as "Localised Generative Flows").
+    ICML 2020.
 
     Examples
     --------
@@ -294,8 +123,6 @@ class LGFDensity(BaseFlowDensity):
     (3,)
     >>> bool(np.all(lgf.elbo(X[:3]) <= lgf.score_samples(X[:3]) + 1e-6))
     True
-    >>> lgf.sample(4, random_state=0).shape
-    (4, 2)
     """
 
     _parameter_constraints: dict = {
@@ -322,7 +149,9 @@ class LGFDensity(BaseFlowDensity):
         n_layers: int = 5,
         hidden_layer_sizes: tuple[int, ...] = (32, 32),
         *,
-        base: str = "spline",
+        conditioner: str = "autoregressive",
+        univariate: str = "spline",
+        base: str = "deprecated",
         n_bins: int = 8,
         tail_bound: float = 3.0,
         u_dim: int = 4,
@@ -352,6 +181,8 @@ class LGFDensity(BaseFlowDensity):
     ) -> None:
         self.n_layers = n_layers
         self.hidden_layer_sizes = hidden_layer_sizes
+        self.conditioner = conditioner
+        self.univariate = univariate
         self.base = base
         self.n_bins = n_bins
         self.tail_bound = tail_bound
@@ -382,6 +213,7 @@ class LGFDensity(BaseFlowDensity):
 
     def _check_params(self) -> None:
         super()._check_params()
+        resolve_step(self, warn=True)
         check_layer_sizes("pq_hidden_layer_sizes", self.pq_hidden_layer_sizes)
         check_layer_sizes("st_hidden_layer_sizes", self.st_hidden_layer_sizes)
 
@@ -390,7 +222,7 @@ class LGFDensity(BaseFlowDensity):
             n_features,
             self.n_layers,
             layer_sizes(self.hidden_layer_sizes),
-            base=self.base,
+            base=ENGINE_BASE[resolve_step(self, warn=False)],
             n_bins=self.n_bins,
             tail_bound=self.tail_bound,
             u_dim=self.u_dim,

@@ -56,6 +56,7 @@ from ._base import BaseFlowDensity
 from ._files import PathLike, atomic_writer
 from ._lgf import LGFDensity
 from ._maf import MAFDensity
+from ._steps import translate_base
 from .nn import use_shift_before_scale
 
 __all__ = ["FORMAT_MARKER", "FORMAT_VERSION", "load_model", "save_model"]
@@ -124,10 +125,13 @@ def _params_from_plain(cls: type[BaseFlowDensity], params: Any) -> dict[str, Any
         raise _NotAModelFile(
             f"unknown parameters for {cls.__name__}: {sorted(unknown)}"
         )
-    return {
-        name: tuple(value) if isinstance(value, list) else value
-        for name, value in params.items()
-    }
+    # Files written before 0.2.0 name the step by the deprecated ``base``.
+    return translate_base(
+        {
+            name: tuple(value) if isinstance(value, list) else value
+            for name, value in params.items()
+        }
+    )
 
 
 # ---------------------------------------------------------------------------

@@ -118,7 +118,8 @@ def paper_pair(
         "LGF-MAF": LGFDensity(
             n_layers=5,
             hidden_layer_sizes=lgf_made,
-            base="made",
+            conditioner="autoregressive",
+            univariate="affine",
             u_dim=1,
             pq_hidden_layer_sizes=(50, 50, 50, 50),
             st_hidden_layer_sizes=(10, 10),

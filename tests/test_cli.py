@@ -301,7 +301,7 @@ def test_missing_model_file(named_csv, tmp_path, capsys):
         ["frobnicate"],
         ["fit", "x.csv", "-o", "m.pt"],  # --model missing
         ["fit", "x.csv", "--model", "lgf", "--hidden-layer-sizes", "4,0", "-o", "m"],
-        ["fit", "x.csv", "--model", "lgf", "--learning-rate", "-1", "-o", "m"],
+        ["fit", "x.csv", "--model", "lgf", "--learning-rate-init", "-1", "-o", "m"],
         ["sample", "m.pt", "-n", "0"],
         ["sample", "m.pt", "-n", "2", "--random-state", "-1"],
         ["score", "m.pt"],  # DATA missing

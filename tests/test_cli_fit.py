@@ -33,41 +33,78 @@ def test_parameter_names_become_flags():
     text = (
         "MAFDensity reached max_iter=3 epochs; consider increasing max_iter. "
         "learning_rate_init=10 is probably too high: e.g. learning_rate_init=1. "
-        "(n_threads, max_iter_x, learning_rate='adaptive', u_dim)"
+        "(n_threads, max_iter_x, learning_rate='adaptive', u_dim, univariate)"
     )
     assert in_cli_words(text, FIT_OPTION_PARAMETERS) == (
         "MAFDensity reached --max-iter 3 epochs; consider increasing --max-iter. "
-        "--learning-rate 10 is probably too high: e.g. --learning-rate 1. "
-        "(--threads, max_iter_x, --schedule 'adaptive', --u-dim)"
+        "--learning-rate-init 10 is probably too high: e.g. --learning-rate-init 1. "
+        "(--threads, max_iter_x, --learning-rate 'adaptive', --u-dim, --univariate)"
     )
+
+
+def test_fit_flags_are_the_parameter_names():
+    from sklearn_lgf import LGFDensity
+    from sklearn_lgf.cli._messages import cli_flag
+
+    parameters = LGFDensity().get_params()
+    for option, parameter in FIT_OPTION_PARAMETERS.items():
+        assert parameter in parameters
+        if option != "threads":  # the flag of every command, not only fit's
+            assert cli_flag(option) == cli_flag(parameter)
 
 
 @pytest.mark.parametrize("schedule", ["adaptive", "cosine"])
 def test_the_learning_rate_schedule_from_the_command_line(data, tmp_path, schedule):
     output = tmp_path / "model.pt"
-    assert fit(data, output, "--schedule", schedule, "--max-iter", "2", "--quiet") == 0
-    assert load_model(output).get_params()["learning_rate"] == schedule
-    assert fit(data, output, "--schedule", "linear", "--quiet") == 2
+    args = ["--learning-rate", schedule, "--learning-rate-init", "0.002"]
+    assert fit(data, output, *args, "--max-iter", "2", "--quiet") == 0
+    params = load_model(output).get_params()
+    assert params["learning_rate"] == schedule
+    assert params["learning_rate_init"] == 0.002
+    assert fit(data, output, "--learning-rate", "linear", "--quiet") == 2
+
+
+def test_a_number_for_the_schedule_is_refused(data, tmp_path, capsys):
+    output = tmp_path / "model.pt"
+    assert fit(data, output, "--learning-rate", "1e-3", "--quiet") == 2
+    err = capsys.readouterr().err
+    assert "--learning-rate names the learning-rate schedule since 0.2.0" in err
+    assert "write --learning-rate-init 0.001" in err
+    assert not output.exists()
+
+
+def test_schedule_is_the_old_name_of_learning_rate(data, tmp_path, capsys):
+    output = tmp_path / "model.pt"
+    assert fit(data, output, "--schedule", "cosine", "--max-iter", "2", "-q") == 0
+    err = capsys.readouterr().err
+    assert (
+        "sklearn-lgf: warning: --schedule is deprecated and will be removed in "
+        "0.3.0: write --learning-rate cosine"
+    ) in err
+    assert load_model(output).get_params()["learning_rate"] == "cosine"
+    both = ["--schedule", "cosine", "--learning-rate", "adaptive", "-q"]
+    assert fit(data, tmp_path / "m.pt", *both) == 2
+    assert "give only --learning-rate" in capsys.readouterr().err
 
 
 def test_divergence_names_the_flag(data, tmp_path, capsys):
     output = tmp_path / "model.pt"
-    assert fit(data, output, "--learning-rate", "10", "--quiet") == 1
+    assert fit(data, output, "--learning-rate-init", "10", "--quiet") == 1
     err = capsys.readouterr().err
     (line,) = err.strip().splitlines()
     assert line.startswith("sklearn-lgf: error: training failed: MAFDensity")
-    assert "--learning-rate 10 is probably too high" in line
-    assert "try a smaller one, e.g. --learning-rate 1" in line
+    assert "--learning-rate-init 10 is probably too high" in line
+    assert "try a smaller one, e.g. --learning-rate-init 1" in line
     assert "learning_rate_init" not in line
     assert not output.exists()
 
 
 def test_spline_flows_from_the_command_line(data, tmp_path, capsys):
     output = tmp_path / "nsf.pt"
-    args = ["--base", "spline", "--n-bins", "4", "--max-iter", "2", "--quiet"]
+    args = ["--univariate", "spline", "--n-bins", "4", "--max-iter", "2", "--quiet"]
     assert fit(data, output, *args) == 0
     model = load_model(output)
-    assert model.get_params()["base"] == "spline"
+    assert model.get_params()["univariate"] == "spline"
     assert model.get_params()["n_bins"] == 4
     assert main(["score", str(output), str(data), "--quiet"]) == 0
     capsys.readouterr()
@@ -77,12 +114,38 @@ def test_spline_flows_from_the_command_line(data, tmp_path, capsys):
     assert list(table.columns) == ["log_density", "std"] and (table["std"] == 0).all()
     assert fit(data, tmp_path / "m.pt", "--n-bins", "4", "--quiet") == 2
     err = capsys.readouterr().err
-    assert "--n-bins only applies to --base spline or spline-coupling" in err
-    assert "(the maf model's base is made)" in err
-    # LGFDensity's default base is the spline: --n-bins alone applies.
+    assert "--n-bins only applies to --univariate spline" in err
+    assert "(the maf model's univariate is affine)" in err
+    # LGFDensity's default univariate is the spline: --n-bins alone applies.
     lgf = ["--model", "lgf", *TINY, "--n-bins", "4", "--max-iter", "1", "--quiet"]
     assert main(["fit", str(data), *lgf, "-o", str(tmp_path / "lgf.pt")]) == 0
     assert load_model(tmp_path / "lgf.pt").get_params()["n_bins"] == 4
+
+
+def test_coupling_from_the_command_line(data, tmp_path):
+    output = tmp_path / "realnvp.pt"
+    args = ["--conditioner", "coupling", "--max-iter", "1", "--quiet"]
+    assert fit(data, output, *args) == 0
+    params = load_model(output).get_params()
+    assert (params["conditioner"], params["univariate"]) == ("coupling", "affine")
+
+
+def test_base_is_the_old_name_of_conditioner_and_univariate(data, tmp_path, capsys):
+    output = tmp_path / "model.pt"
+    args = ["--base", "spline-coupling", "--n-bins", "4", "--max-iter", "1", "-q"]
+    assert fit(data, output, *args) == 0
+    assert (
+        "sklearn-lgf: warning: --base is deprecated and will be removed in "
+        "0.3.0: write --conditioner coupling --univariate spline"
+    ) in capsys.readouterr().err.splitlines()
+    params = load_model(output).get_params()
+    assert params["base"] == "deprecated"
+    assert (params["conditioner"], params["univariate"]) == ("coupling", "spline")
+    both = ["--base", "made", "--univariate", "spline", "-q"]
+    assert fit(data, tmp_path / "m.pt", *both) == 2
+    err = capsys.readouterr().err
+    assert "--base made means --univariate affine, but --univariate spline" in err
+    assert not (tmp_path / "m.pt").exists()
 
 
 def test_warnings_name_the_flags(data, tmp_path, capsys):

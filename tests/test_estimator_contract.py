@@ -17,6 +17,7 @@ from sklearn.base import clone
 from sklearn.exceptions import ConvergenceWarning, NotFittedError
 
 from sklearn_lgf import LGFDensity, MAFDensity
+from sklearn_lgf._steps import BASE_STEPS
 
 # The fits here stop at a few epochs on purpose.
 pytestmark = pytest.mark.usefixtures("tiny_budget")
@@ -44,12 +45,14 @@ def _configurations():
     bases += [("spline", False), ("spline-coupling", False)]
     for base, batch_norm in bases:
         norm = "bn" if batch_norm else "nobn"
+        conditioner, univariate = BASE_STEPS[base]
+        step = dict(conditioner=conditioner, univariate=univariate)
         yield pytest.param(
-            (MAFDensity, dict(base=base, batch_norm=batch_norm)),
+            (MAFDensity, dict(**step, batch_norm=batch_norm)),
             id=f"maf-{base}-{norm}",
         )
         for indexing in ("affine", "conditioner"):
-            params = dict(base=base, batch_norm=batch_norm, indexing=indexing)
+            params = dict(**step, batch_norm=batch_norm, indexing=indexing)
             yield pytest.param((LGFDensity, params), id=f"lgf-{base}-{indexing}-{norm}")
 
 
@@ -297,6 +300,8 @@ COMMON_BAD_PARAMS = [
     ("n_layers", 0),
     ("hidden_layer_sizes", (0,)),
     ("hidden_layer_sizes", ()),
+    ("conditioner", "made"),
+    ("univariate", "glow"),
     ("base", "glow"),
     ("batch_norm", "yes"),
     ("max_iter", 0),

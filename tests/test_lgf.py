@@ -306,9 +306,9 @@ def test_sampling_follows_the_generative_process(fitted_lgf):
 @pytest.mark.parametrize(
     "params",
     [
-        {"base": "coupling"},
+        {"conditioner": "coupling"},
         {"indexing": "conditioner"},
-        {"base": "coupling", "indexing": "conditioner"},
+        {"conditioner": "coupling", "indexing": "conditioner"},
         {"batch_norm": True},
         {"n_elbo_samples": 3},
         {"n_elbo_samples": 3, "objective": "iwae"},

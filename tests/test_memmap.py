@@ -25,7 +25,10 @@ SMALL = dict(
     n_layers=2, hidden_layer_sizes=(16,), device="cpu", n_threads=1, random_state=0
 )
 LGF_SMALL = dict(
-    SMALL, base="made", pq_hidden_layer_sizes=(16,), st_hidden_layer_sizes=(16,)
+    SMALL,
+    univariate="affine",
+    pq_hidden_layer_sizes=(16,),
+    st_hidden_layer_sizes=(16,),
 )
 
 

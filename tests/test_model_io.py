@@ -28,7 +28,7 @@ TINY = {
 }
 LGF_TINY = {
     **TINY,
-    "base": "made",
+    "univariate": "affine",
     "u_dim": 1,
     "pq_hidden_layer_sizes": (8, 8),
     "st_hidden_layer_sizes": (4,),
@@ -43,7 +43,7 @@ def _data(n: int = 300, seed: int = 0) -> np.ndarray:
 
 @pytest.fixture(scope="module", params=["maf", "lgf", "maf-spline", "lgf-spline"])
 def fitted(request):
-    spline = {"base": "spline", "n_bins": 5} if "spline" in request.param else {}
+    spline = {"univariate": "spline", "n_bins": 5} if "spline" in request.param else {}
     if request.param.startswith("maf"):
         return MAFDensity(**TINY, **spline).fit(_data())
     return LGFDensity(**{**LGF_TINY, **spline}).fit(_data())

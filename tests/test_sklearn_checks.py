@@ -19,22 +19,29 @@ TINY = dict(max_iter=2, random_state=0, device="cpu")
 ESTIMATORS = [
     MAFDensity(n_layers=2, hidden_layer_sizes=(8,), **TINY),
     MAFDensity(
-        n_layers=2, hidden_layer_sizes=(8,), base="coupling", batch_norm=True, **TINY
+        n_layers=2,
+        hidden_layer_sizes=(8,),
+        conditioner="coupling",
+        batch_norm=True,
+        **TINY,
     ),
     LGFDensity(
         n_layers=2,
         hidden_layer_sizes=(8,),
-        base="made",
+        univariate="affine",
         pq_hidden_layer_sizes=(8,),
         st_hidden_layer_sizes=(4,),
         n_importance_samples=4,
         **TINY,
     ),
-    MAFDensity(n_layers=2, hidden_layer_sizes=(8,), base="spline", n_bins=4, **TINY),
+    MAFDensity(
+        n_layers=2, hidden_layer_sizes=(8,), univariate="spline", n_bins=4, **TINY
+    ),
     LGFDensity(
         n_layers=2,
         hidden_layer_sizes=(8,),
-        base="spline-coupling",
+        conditioner="coupling",
+        univariate="spline",
         n_bins=4,
         pq_hidden_layer_sizes=(8,),
         st_hidden_layer_sizes=(4,),
@@ -44,7 +51,8 @@ ESTIMATORS = [
     LGFDensity(
         n_layers=2,
         hidden_layer_sizes=(8,),
-        base="coupling",
+        conditioner="coupling",
+        univariate="affine",
         indexing="conditioner",
         pq_hidden_layer_sizes=(8,),
         n_importance_samples=4,

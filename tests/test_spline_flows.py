@@ -1,5 +1,5 @@
-"""Spline flows as estimators: NSF (``MAFDensity(base="spline")``) and
-LGF-NSF (``LGFDensity(base="spline")``) are densities and learn."""
+"""Spline flows as estimators: NSF (``MAFDensity(univariate="spline")``) and
+LGF-NSF (``LGFDensity(univariate="spline")``) are densities and learn."""
 
 from __future__ import annotations
 
@@ -28,11 +28,12 @@ def grid_integral(estimator, low, high, resolution=200):
     return np.trapezoid(np.trapezoid(density, axes[1], axis=1), axes[0])
 
 
-@pytest.fixture(scope="module", params=["spline", "spline-coupling"])
+@pytest.fixture(scope="module", params=["autoregressive", "coupling"])
 def fitted(request):
     X = make_two_uniforms(2000, random_state=0)
-    nsf = MAFDensity(**SETTINGS, base=request.param, max_iter=30).fit(X)
-    lgf = LGFDensity(**SETTINGS, **LGF_SETTINGS, base=request.param, max_iter=15).fit(X)
+    step = dict(conditioner=request.param, univariate="spline")
+    nsf = MAFDensity(**SETTINGS, **step, max_iter=30).fit(X)
+    lgf = LGFDensity(**SETTINGS, **LGF_SETTINGS, **step, max_iter=15).fit(X)
     return nsf, lgf, X
 
 

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from .._steps import BASE_STEPS
 from ._fitting import (
     FIT_OPTION_PARAMETERS,
     fit_reporting_warnings,
@@ -20,7 +21,7 @@ from ._fitting import (
     save_fitted,
     save_interrupted,
 )
-from ._messages import SUCCESS, CLIError, cli_flag, reported_warnings
+from ._messages import SUCCESS, CLIError, cli_flag, reported_warnings, warn
 from ._tables import (
     FLOAT32_MAX,
     Table,
@@ -40,11 +41,12 @@ def fit_command(args: argparse.Namespace) -> int:
             if getattr(args, option) is not None:
                 raise CLIError(f"{cli_flag(option)} only applies to --model lgf")
     estimator_class = LGFDensity if args.model == "lgf" else MAFDensity
-    base = args.base or estimator_class().base
-    if args.n_bins is not None and base not in ("spline", "spline-coupling"):
+    _apply_renamed_flags(args)
+    univariate = args.univariate or estimator_class().univariate
+    if args.n_bins is not None and univariate != "spline":
         raise CLIError(
-            f"--n-bins only applies to --base spline or spline-coupling (the "
-            f"{args.model} model's base is {base})"
+            f"--n-bins only applies to --univariate spline (the {args.model} "
+            f"model's univariate is {univariate})"
         )
     table = read_table(args.data)
     if len(table.values) < 2:
@@ -76,6 +78,42 @@ def fit_command(args: argparse.Namespace) -> int:
             flush=True,
         )
     return SUCCESS
+
+
+def _apply_renamed_flags(args: argparse.Namespace) -> None:
+    """Write the flags that 0.2.0 renamed as their new ones, with a warning.
+
+    An old flag given with a new one that says otherwise is an error.
+    """
+    if args.schedule is not None:
+        warn(
+            "--schedule is deprecated and will be removed in 0.3.0: write "
+            f"--learning-rate {args.schedule}"
+        )
+        if args.learning_rate not in (None, args.schedule):
+            raise CLIError(
+                f"--schedule {args.schedule} and --learning-rate "
+                f"{args.learning_rate} disagree; give only --learning-rate"
+            )
+        args.learning_rate = args.schedule
+    if args.base is not None:
+        conditioner, univariate = BASE_STEPS[args.base]
+        warn(
+            "--base is deprecated and will be removed in 0.3.0: write "
+            f"--conditioner {conditioner} --univariate {univariate}"
+        )
+        for option, implied in (
+            ("conditioner", conditioner),
+            ("univariate", univariate),
+        ):
+            given = getattr(args, option)
+            if given not in (None, implied):
+                raise CLIError(
+                    f"--base {args.base} means {cli_flag(option)} {implied}, but "
+                    f"{cli_flag(option)} {given} was given; give only "
+                    "--conditioner and --univariate"
+                )
+            setattr(args, option, implied)
 
 
 def score_command(args: argparse.Namespace) -> int:

@@ -55,9 +55,8 @@ def _descriptions(models: dict[str, Any]) -> dict[str, str]:
 def demo_command(args: argparse.Namespace) -> int:
     import torch
 
-    from .. import LGFDensity
     from .._plotting import plot_densities, require_matplotlib
-    from ..datasets import TRUE_LOG_DENSITIES, make_target
+    from ..datasets import make_target
 
     try:
         require_matplotlib()
@@ -105,26 +104,7 @@ def demo_command(args: argparse.Namespace) -> int:
         score_seconds = time.perf_counter() - start
         results.append((name, estimator, seconds, test, score_seconds))
 
-    print()
-    print(
-        f"{'model':<9} {'parameters':>10} {'epochs':>6} {'fit time':>9} "
-        f"{'test log-likelihood':>20}"
-    )
-    for name, estimator, seconds, test, score_seconds in results:
-        note = ""
-        if isinstance(estimator, LGFDensity):
-            note = (
-                f"  (importance sampling, K={estimator.n_importance_samples}; "
-                f"{score_seconds:.1f} s)"
-            )
-        print(
-            f"{name:<9} {n_parameters(estimator):>10} {estimator.n_iter_:>6} "
-            f"{seconds:>7.1f} s {test:>20.4f}{note}"
-        )
-    if args.target in TRUE_LOG_DENSITIES:
-        true = float(np.mean(TRUE_LOG_DENSITIES[args.target](X_test)))
-        print(f"{'true':<9} {'':>10} {'':>6} {'':>9} {true:>20.4f}")
-
+    _print_results(results, args.target, X_test)
     titles = {
         f"{descriptions[name]}\ntest log-likelihood {test:.3f}": estimator
         for name, estimator, _, test, _ in results
@@ -144,3 +124,33 @@ def demo_command(args: argparse.Namespace) -> int:
         flush=True,
     )
     return SUCCESS
+
+
+def _print_results(
+    results: list[tuple[str, Any, float, float, float]],
+    target: str,
+    X_test: np.ndarray,
+) -> None:
+    """The table of each model's size, epochs, fit time and test score."""
+    from .. import LGFDensity
+    from ..datasets import TRUE_LOG_DENSITIES
+
+    print()
+    print(
+        f"{'model':<9} {'parameters':>10} {'epochs':>6} {'fit time':>9} "
+        f"{'test log-likelihood':>20}"
+    )
+    for name, estimator, seconds, test, score_seconds in results:
+        note = ""
+        if isinstance(estimator, LGFDensity):
+            note = (
+                f"  (importance sampling, K={estimator.n_importance_samples}; "
+                f"{score_seconds:.1f} s)"
+            )
+        print(
+            f"{name:<9} {n_parameters(estimator):>10} {estimator.n_iter_:>6} "
+            f"{seconds:>7.1f} s {test:>20.4f}{note}"
+        )
+    if target in TRUE_LOG_DENSITIES:
+        true = float(np.mean(TRUE_LOG_DENSITIES[target](X_test)))
+        print(f"{'true':<9} {'':>10} {'':>6} {'':>9} {true:>20.4f}")

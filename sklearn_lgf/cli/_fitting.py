@@ -20,18 +20,20 @@ from ._messages import (
 from ._tables import Table
 
 # The estimator parameter behind each ``fit`` option: used to build the
-# estimator and to put its messages in the words of the command line.
+# estimator and to put its messages in the words of the command line. Each
+# flag is its parameter's name, but for ``--threads``, which every command has.
 FIT_OPTION_PARAMETERS = {
     "n_layers": "n_layers",
     "hidden_layer_sizes": "hidden_layer_sizes",
-    "base": "base",
+    "conditioner": "conditioner",
+    "univariate": "univariate",
     "n_bins": "n_bins",
     "u_dim": "u_dim",
     "n_importance_samples": "n_importance_samples",
     "max_iter": "max_iter",
     "batch_size": "batch_size",
-    "learning_rate": "learning_rate_init",
-    "schedule": "learning_rate",
+    "learning_rate_init": "learning_rate_init",
+    "learning_rate": "learning_rate",
     "random_state": "random_state",
     "device": "device",
     "threads": "n_threads",

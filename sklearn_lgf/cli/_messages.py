@@ -1,7 +1,7 @@
 """What the command says back: one-line errors and warnings, and exit statuses.
 
 Estimator messages name parameters as Python does (``learning_rate_init=0.1``);
-a command-line user typed flags (``--learning-rate 0.1``), so messages are
+a command-line user typed flags (``--learning-rate-init 0.1``), so messages are
 reworded into those before they are shown.
 """
 
@@ -58,7 +58,7 @@ def cli_flag(option: str) -> str:
 def in_cli_words(text: str, options: Mapping[str, str] | None) -> str:
     """``text`` with each estimator parameter named as its command-line flag.
 
-    ``learning_rate_init=0.1`` becomes ``--learning-rate 0.1`` and a bare
+    ``learning_rate_init=0.1`` becomes ``--learning-rate-init 0.1`` and a bare
     ``max_iter`` becomes ``--max-iter``, for the ``options`` (option name to
     parameter name) of the command that was run.
     """

@@ -7,7 +7,7 @@ import inspect
 import math
 from typing import Any, TypeAlias
 
-from ..nn.flow import BASES
+from .._steps import BASE_STEPS, CONDITIONERS, UNIVARIATES
 from ..nn.training import LEARNING_RATES
 from ..presets import PAPER_N_TEST, PAPER_N_TRAIN
 from ._commands import fit_command, sample_command, score_command
@@ -18,7 +18,7 @@ from ._demo import (
     demo_command,
     demo_summary,
 )
-from ._messages import PROG
+from ._messages import PROG, cli_flag
 
 _Commands: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
 
@@ -74,6 +74,23 @@ def _batch_size(text: str) -> int | str:
     return "auto" if text == "auto" else _positive_int(text)
 
 
+def _schedule(text: str) -> str:
+    if text in LEARNING_RATES:
+        return text
+    try:
+        rate = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a schedule (choose from {', '.join(LEARNING_RATES)})"
+        ) from None
+    # Before 0.2.0 this flag took the initial rate: refuse, never reinterpret.
+    raise argparse.ArgumentTypeError(
+        f"--learning-rate names the learning-rate schedule since 0.2.0 "
+        f"({', '.join(LEARNING_RATES)}); for the initial learning rate "
+        f"write --learning-rate-init {rate:g}"
+    )
+
+
 def _target(text: str) -> str:
     from ..datasets import TARGETS
 
@@ -102,6 +119,7 @@ def _add_threads(parser: argparse.ArgumentParser, default: int | None) -> None:
 
 
 _MODEL_HELP = "a model file written by sklearn-lgf fit"
+DEPRECATED_OPTIONS = "deprecated options (removed in 0.3.0)"
 
 
 def _estimator_default(name: str) -> str:
@@ -220,8 +238,8 @@ def _add_fit(commands: _Commands) -> None:
         "fit",
         help="fit a model to DATA and save it",
         description="Fit an LGF or a MAF to DATA (CSV with or without a header "
-        "row, or .npy) and save it to MODEL. Unset options keep the estimator's "
-        "defaults, shown below.",
+        "row, or .npy) and save it to MODEL. Options are the estimators' "
+        "parameters; unset ones keep the defaults shown below.",
     )
     fit.add_argument("data", metavar="DATA", help="CSV or .npy file")
     required = _required_group(fit)
@@ -239,76 +257,96 @@ def _add_fit(commands: _Commands) -> None:
         metavar="MODEL",
         help="the model file to write (replaced only once fitting succeeded)",
     )
-    fit.add_argument(
-        "--n-layers",
-        type=_positive_int,
-        metavar="N",
-        help=f"flow layers (default: {_estimator_default('n_layers')})",
+    _add_architecture(fit)
+    _add_training(fit)
+    _add_renamed(fit)
+    _add_quiet(fit)
+    _add_threads(fit, None)
+    fit.set_defaults(handler=fit_command)
+
+
+def _add_option(
+    parser: argparse.ArgumentParser, name: str, text: str, **kwargs: Any
+) -> None:
+    """The flag of the estimators' parameter ``name``, its default shown."""
+    parser.add_argument(
+        cli_flag(name),
+        help=f"{text} (default: {_estimator_default(name)})",
+        **kwargs,
     )
-    fit.add_argument(
-        "--hidden-layer-sizes",
+
+
+def _add_architecture(fit: argparse.ArgumentParser) -> None:
+    _add_option(fit, "n_layers", "flow layers", type=_positive_int, metavar="N")
+    _add_option(
+        fit,
+        "hidden_layer_sizes",
+        "hidden units of each layer's network, comma-separated, e.g. 64,64",
         type=_sizes,
         metavar="SIZES",
-        help="hidden units of each layer's network, comma-separated, e.g. 64,64 "
-        f"(default: {_estimator_default('hidden_layer_sizes')})",
     )
-    fit.add_argument(
-        "--base",
-        choices=list(BASES),
-        help="the flow step: made (affine, autoregressive), coupling (affine, "
-        "RealNVP), spline (rational-quadratic splines, autoregressive: a neural "
-        "spline flow), spline-coupling "
-        f"(default: {_estimator_default('base')})",
+    _add_option(
+        fit,
+        "conditioner",
+        "what each step's network sees: all earlier features "
+        "(autoregressive, MADE) or half of them (coupling, RealNVP)",
+        choices=list(CONDITIONERS),
     )
-    fit.add_argument(
-        "--n-bins",
+    _add_option(
+        fit,
+        "univariate",
+        "what each step does to a feature: an affine map or rational-quadratic splines",
+        choices=list(UNIVARIATES),
+    )
+    _add_option(
+        fit,
+        "n_bins",
+        "--univariate spline only: bins of each spline",
         type=_positive_int,
         metavar="K",
-        help="spline bases only: bins of each spline "
-        f"(default: {_estimator_default('n_bins')})",
     )
-    fit.add_argument(
-        "--u-dim",
+    _add_option(
+        fit,
+        "u_dim",
+        "LGF only: dimension of the index u of each layer",
         type=_positive_int,
         metavar="N",
-        help="LGF only: dimension of the index u of each layer "
-        f"(default: {_estimator_default('u_dim')})",
     )
-    fit.add_argument(
-        "--n-importance-samples",
+    _add_option(
+        fit,
+        "n_importance_samples",
+        "LGF only: importance samples per row when scoring, saved with the "
+        "model; score --n-importance-samples overrides it",
         type=_positive_int,
         metavar="K",
-        help="LGF only: importance samples per row when scoring, saved with the "
-        "model; score --n-importance-samples overrides it "
-        f"(default: {_estimator_default('n_importance_samples')})",
     )
-    fit.add_argument(
-        "--max-iter",
-        type=_positive_int,
-        metavar="N",
-        help=f"maximum epochs (default: {_estimator_default('max_iter')})",
-    )
-    fit.add_argument(
-        "--batch-size",
+
+
+def _add_training(fit: argparse.ArgumentParser) -> None:
+    _add_option(fit, "max_iter", "maximum epochs", type=_positive_int, metavar="N")
+    _add_option(
+        fit,
+        "batch_size",
+        "rows per training step, or auto: a tenth of the training rows, "
+        "between 32 and 1000",
         type=_batch_size,
         metavar="N",
-        help="rows per training step, or auto: a tenth of the training rows, "
-        f"between 32 and 1000 (default: {_estimator_default('batch_size')})",
     )
-    fit.add_argument(
-        "--learning-rate",
+    _add_option(
+        fit,
+        "learning_rate_init",
+        "initial learning rate of Adam",
         type=_positive_float,
         metavar="LR",
-        help="initial learning rate of Adam "
-        f"(default: {_estimator_default('learning_rate_init')})",
     )
-    fit.add_argument(
-        "--schedule",
-        choices=list(LEARNING_RATES),
-        help="learning-rate schedule: constant; adaptive (at each stall, back "
-        "to the best epoch with the rate divided by 5, instead of stopping); "
-        "cosine (annealed towards 0 over --max-iter epochs) "
-        f"(default: {_estimator_default('learning_rate')})",
+    _add_option(
+        fit,
+        "learning_rate",
+        "learning-rate schedule: constant; adaptive (at each stall, back to "
+        "the best epoch with the rate divided by 5, instead of stopping); "
+        "cosine (annealed towards 0 over --max-iter epochs)",
+        type=_schedule,
+        metavar="{" + ",".join(LEARNING_RATES) + "}",
     )
     fit.add_argument(
         "--random-state",
@@ -316,15 +354,27 @@ def _add_fit(commands: _Commands) -> None:
         metavar="N",
         help="seed, for reproducible fits (default: a fresh seed each run)",
     )
-    fit.add_argument(
-        "--device",
+    _add_option(
+        fit,
+        "device",
+        "auto (CUDA when available, else the CPU), cpu, cuda, cuda:1, ...",
         metavar="D",
-        help="auto (CUDA when available, else the CPU), cpu, cuda, cuda:1, ... "
-        f"(default: {_estimator_default('device')})",
     )
-    _add_quiet(fit)
-    _add_threads(fit, None)
-    fit.set_defaults(handler=fit_command)
+
+
+def _add_renamed(fit: argparse.ArgumentParser) -> None:
+    """The flags that 0.2.0 renamed, accepted with a warning until 0.3.0."""
+    renamed = fit.add_argument_group(DEPRECATED_OPTIONS)
+    renamed.add_argument(
+        "--base",
+        choices=list(BASE_STEPS),
+        help="use --conditioner and --univariate",
+    )
+    renamed.add_argument(
+        "--schedule",
+        choices=list(LEARNING_RATES),
+        help="use --learning-rate",
+    )
 
 
 def _add_score(commands: _Commands) -> None:

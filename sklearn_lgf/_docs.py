@@ -1,0 +1,147 @@
+"""Docstring text that MAFDensity and LGFDensity share, written once.
+
+A class docstring names a shared paragraph by a line holding only
+``{{name}}``; :func:`fill_doc` replaces that line by :data:`SHARED`'s
+paragraph, indented as the line was. The result is a plain ``__doc__``, which
+``help()``, numpydoc, Sphinx's autodoc and doctest read as written.
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+import textwrap
+from typing import TypeVar
+
+_T = TypeVar("_T", bound=type)
+
+_PLACEHOLDER = re.compile(r"^( *)\{\{(\w+)\}\}\n", re.MULTILINE)
+
+
+def _paragraphs(**texts: str) -> dict[str, str]:
+    return {name: inspect.cleandoc(text) + "\n" for name, text in texts.items()}
+
+
+SHARED: dict[str, str] = _paragraphs(
+    conditioner="""
+    conditioner : {"autoregressive", "coupling"}, default="autoregressive"
+        What each step's network sees: all earlier features (MADE, most
+        flexible) or half of them (RealNVP, one-pass sampling).
+    """,
+    base="""
+    base : {"made", "coupling", "spline", "spline-coupling"}, default="deprecated"
+        .. deprecated:: 0.2.0
+            Use ``conditioner`` and ``univariate`` (a value here wins over
+            their defaults); removed in 0.3.0.
+    """,
+    n_bins="""
+    n_bins : int, default=8
+        Bins of each spline (``univariate="spline"``); more bend more.
+    """,
+    tail_bound="""
+    tail_bound : float, default=3.0
+        Splines act on ``[-tail_bound, tail_bound]`` (standardised units),
+        identity outside; raise it for heavy tails.
+    """,
+    batch_norm="""
+    batch_norm : bool, default=False
+        Batch normalisation between layers; may steady deep flows.
+    """,
+    max_iter="""
+    max_iter : int, default=200
+        Maximum epochs; raise it after a ``ConvergenceWarning``.
+    """,
+    batch_size="""
+    batch_size : int or "auto", default="auto"
+        Rows per training step; ``"auto"`` is
+        ``min(1000, max(32, n_train // 10))``.
+    """,
+    learning_rate="""
+    learning_rate : {"constant", "adaptive", "cosine"}, default="constant"
+        ``"constant"``: ``learning_rate_init`` throughout; ``"adaptive"``:
+        divided by 5 at each stall instead of stopping; ``"cosine"``:
+        annealed to 0 over ``max_iter`` epochs.
+    """,
+    learning_rate_init="""
+    learning_rate_init : float, default=1e-3
+        Adam's initial step size; lower it if training diverges.
+    """,
+    alpha="""
+    alpha : float, default=0.0
+        L2 penalty on the weights, as in ``MLPClassifier``; raise it
+        against overfitting.
+    """,
+    early_stopping="""
+    early_stopping : bool, default=True
+        Stop once the held-out log-likelihood stalls, keeping the best
+        epoch's weights; otherwise the training loss decides.
+    """,
+    validation_fraction="""
+    validation_fraction : float, default=0.1
+        Share of rows held out for early stopping.
+    """,
+    tol="""
+    tol : float, default=1e-4
+        Improvement, in nats per row, that resets the patience.
+    """,
+    warm_start="""
+    warm_start : bool, default=False
+        Continue from the last fit, keeping its weights unless an epoch
+        beats them.
+    """,
+    device="""
+    device : str or torch.device, default="auto"
+        ``"auto"``: CUDA if available, else the CPU.
+    """,
+    n_threads="""
+    n_threads : int, "auto" or None, default="auto"
+        Torch CPU threads per call; ``"auto"``: one for small networks,
+        ``None``: torch's setting.
+    """,
+    random_state="""
+    random_state : int, RandomState instance or None, default=None
+        Seeds all draws (not the global generators); an int gives
+        bit-identical fits.
+    """,
+    verbose="""
+    verbose : bool or int, default=False
+        ``1``: progress bars on stderr; ``2``: a line per epoch on stdout.
+    """,
+    fitted_attributes="""
+    model_ : sklearn_lgf.nn.DensityModel
+        The fitted network, on standardised data.
+    location_, scale_ : ndarray of shape (n_features,)
+        The standardisation (see Notes).
+    n_features_in_ : int
+        Number of features seen during fit.
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
+        String feature names seen during fit.
+    n_iter_ : int
+        Epochs run, summed over warm starts.
+    validation_scores_ : list of float
+        Mean held-out log-likelihood per epoch.
+    best_validation_score_ : float or None
+        The best of them, whose weights are kept.
+    converged_ : bool or None
+        Whether the last fit met its stopping criterion.
+    """,
+    notes="""
+    Features are standardised; rows over 30 robust standard deviations
+    from a median are left out of training, with a warning. A diverging
+    fit keeps its best weights, with a ``TrainingDivergedWarning``; so
+    does Ctrl-C.
+    """,
+)
+
+
+def fill_doc(cls: _T) -> _T:
+    """Class decorator: replace each ``{{name}}`` line of the docstring."""
+    if cls.__doc__ is None:  # python -OO
+        return cls
+
+    def paragraph(match: re.Match[str]) -> str:
+        indent, name = match.groups()
+        return textwrap.indent(SHARED[name], indent)
+
+    cls.__doc__ = _PLACEHOLDER.sub(paragraph, cls.__doc__)
+    return cls
