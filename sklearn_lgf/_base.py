@@ -401,15 +401,14 @@ class BaseFlowDensity(DensityMixin, BaseEstimator, metaclass=ABCMeta):
         model = self._fitted_model()
         draws = arguments.get("n_importance_samples")
         layout = model.scoring_layout(self._device, draws)
-        bar = rows_bar(type(self).__name__, what, len(X), self.verbose)
-        with self._threads(layout[1]), bar:
+        with self._threads(layout[1]):
             return _rows.score(
                 X,
                 self._standardisation(),
                 partial(estimate, model, **arguments),
                 layout,
                 self._device,
-                bar.update,
+                progress=(f"{type(self).__name__} {what}", self.verbose),
             )
 
     def sample(self, n_samples: int = 1, random_state: Any = None) -> np.ndarray:
@@ -442,7 +441,7 @@ class BaseFlowDensity(DensityMixin, BaseEstimator, metaclass=ABCMeta):
         n = int(n_samples)
         Z = np.empty((n, self.n_features_in_))
         rows = min(sample_chunk_rows(self._device), n)
-        bar = rows_bar(type(self).__name__, "sample", n, self.verbose)
+        bar = rows_bar(f"{type(self).__name__} sample", self.verbose, total=n)
         with self._threads(rows), bar:
             start = 0
             for chunk in evaluation.sample_chunks(model, n, generator):

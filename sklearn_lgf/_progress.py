@@ -98,8 +98,8 @@ class FitProgress:
         self.close()
 
 
-def rows_bar(name: str, what: str, total: int, verbose: int) -> tqdm:
-    """A bar over ``total`` rows for a scoring or sampling call.
+def rows_bar(label: str, verbose: int, *, total: int) -> tqdm:
+    """A bar named ``label`` over ``total`` rows for a scoring or sampling call.
 
     Shown only with ``verbose`` (else disabled: its updates do nothing) and
     only once the call has run for :data:`SCORE_BAR_DELAY` seconds, so that
@@ -107,7 +107,7 @@ def rows_bar(name: str, what: str, total: int, verbose: int) -> tqdm:
     """
     return tqdm(
         total=total,
-        desc=f"{name} {what}",
+        desc=label,
         unit="row",
         unit_scale=True,
         file=sys.stderr,

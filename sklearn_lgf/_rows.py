@@ -26,6 +26,7 @@ import torch
 from sklearn.utils.validation import validate_data
 
 from . import _out_of_core
+from ._progress import rows_bar
 from ._standardise import TRAINING_FENCE, Statistics, statistics
 from .nn import DensityModel, evaluation
 from .nn.data import BlockRows, TrainingRows
@@ -251,7 +252,7 @@ def score(
     estimate: Callable[[torch.Tensor], torch.Tensor],
     layout: tuple[int, int],
     device: torch.device,
-    on_rows: Callable[[int], object],
+    progress: tuple[str, int],
 ) -> np.ndarray:
     """``estimate`` of the standardised rows of the checked ``X``, as float64.
 
@@ -259,7 +260,8 @@ def score(
     scoring chunks (``layout``: the rows of a chunk and of one pass through
     the model over it, see :meth:`~sklearn_lgf.nn.DensityModel.scoring_layout`),
     so a row's value does not depend on how the rows are split. Memory holds
-    one segment and the result; ``on_rows(n)`` follows each segment's rows.
+    one segment and the result. ``progress``: the label and the ``verbose``
+    of the bar that follows the segments.
     """
     chunk, pass_rows = layout
     byte_rows = _out_of_core.chunk_rows(X, _out_of_core.CHUNK_BYTES)
@@ -267,13 +269,14 @@ def score(
         1, min(SCORE_SEGMENT_MODEL_ROWS // pass_rows, byte_rows // chunk)
     )
     result: np.ndarray | None = None
-    for start, x in parts(X, segment):
-        rows = torch.from_numpy(standardisation.float32(x, first_row=start))
-        values = estimate(rows.to(device)).double().cpu().numpy()
-        if result is None:
-            result = np.empty((len(X), *values.shape[1:]))
-        result[start : start + len(values)] = values
-        on_rows(len(values))
+    with rows_bar(*progress, total=len(X)) as bar:
+        for start, x in parts(X, segment):
+            rows = torch.from_numpy(standardisation.float32(x, first_row=start))
+            values = estimate(rows.to(device)).double().cpu().numpy()
+            if result is None:
+                result = np.empty((len(X), *values.shape[1:]))
+            result[start : start + len(values)] = values
+            bar.update(len(values))
     assert result is not None  # X has rows
     return result
 
