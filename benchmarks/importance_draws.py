@@ -48,6 +48,7 @@ from sklearn.model_selection import train_test_split
 from sklearn_lgf import LGFDensity
 from sklearn_lgf.datasets import TRUE_LOG_DENSITIES, make_target
 from sklearn_lgf.nn import evaluation
+from sklearn_lgf.nn.chunks import map_fixed_chunks
 from sklearn_lgf.presets import paper_pair
 
 
@@ -55,22 +56,21 @@ def mean_score(
     estimator: LGFDensity, X: np.ndarray, k: int, seed: int, shared: bool
 ) -> float:
     """The mean estimated log-density of ``X`` with ``K`` draws from ``seed``."""
-    model = estimator._model()
-    model.monte_carlo = dataclasses.replace(
-        model.monte_carlo, importance_samples=k, seed=seed
-    )
+    model = estimator._fitted_model()
+    model.monte_carlo = dataclasses.replace(model.monte_carlo, seed=seed)
     x = estimator._model_input(X)
     with torch.no_grad():
         if shared:
             generator = torch.Generator().manual_seed(seed)
             bank = torch.randn(k, model.n_indexed, model.u_dim, generator=generator)
-            rows = evaluation.scoring_layout(model, x.device)[0]
-            values = evaluation.map_fixed_chunks(
+            rows = model.scoring_layout(x.device, k)[0]
+            values = map_fixed_chunks(
                 lambda chunk: model.log_prob(chunk, bank.to(chunk)), x, rows
             )
         else:
-            values = evaluation.log_prob(model, x)
-    return float(values.double().mean()) + estimator._log_det_correction()
+            values = evaluation.log_prob(model, x, n_importance_samples=k)
+    correction = estimator._standardisation().log_det_correction
+    return float(values.double().mean()) + correction
 
 
 def render(rows: list[list[str]], report: ResultFile, header_note: str) -> str:

@@ -70,7 +70,7 @@ from harness import (
 from sklearn_lgf import LGFDensity, MAFDensity
 
 # Rows x importance samples per forward pass, as LGFDensity uses while scoring.
-from sklearn_lgf.nn.evaluation import ROW_SAMPLE_BUDGET
+from sklearn_lgf.nn.chunks import ROW_SAMPLE_BUDGET
 
 # zuko NSF's tail bound, given to MAFDensity(base="spline") in section E.
 ZUKO_TAIL_BOUND = 5.0
@@ -530,7 +530,7 @@ def lgf_vs_maf(
     n = cfg.lgf_score_chunks * max(1, budget // k)
     X_score = make_data(n, cfg.d, seed=2)
     model = est.model_
-    z = torch.as_tensor(est._standardise(X_score), dtype=torch.float32)
+    z = torch.as_tensor(est._standardisation().values(X_score), dtype=torch.float32)
     tiled = z.repeat_interleave(k, dim=0).to(device)
     shape = (n * k, model.n_indexed, model.u_dim)
     noise = torch.randn(shape, generator=torch.Generator().manual_seed(0))
@@ -624,7 +624,7 @@ def memory_child(args: argparse.Namespace) -> None:
     est.set_params(n_importance_samples=args.k, device=args.device)
     X = ring_data(args.n, seed=3)
     device = torch.device(args.device)
-    est._model()
+    est._fitted_model()
     gc.collect()
     reset = False
     if device.type == "cuda":

@@ -1,20 +1,21 @@
-"""What MAFDensity and LGFDensity share: validation, standardisation, seeding,
-device handling, threads, progress, the call into the training loop, scoring,
-sampling and the fitted state that model files store.
+"""What MAFDensity and LGFDensity share: parameters, seeding, device and
+threads, the call into the training loop, scoring and sampling.
 
-No tensor maths here: the engine model (:class:`sklearn_lgf.nn.DensityModel`)
-computes, :mod:`sklearn_lgf.nn.evaluation` chunks; an estimator only converts
-``X`` and the results."""
+No tensor maths here: rows come from :mod:`sklearn_lgf._rows` (arrays and
+memmaps alike), the engine model (:class:`sklearn_lgf.nn.DensityModel`)
+computes and :mod:`sklearn_lgf.nn.evaluation` chunks; an estimator only
+holds the settings and the fitted state.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import copy
 import inspect
-import math
 import warnings
 from abc import ABCMeta, abstractmethod
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
+from functools import partial
 from numbers import Integral, Real
 from typing import Any
 
@@ -24,20 +25,16 @@ from sklearn.base import BaseEstimator, DensityMixin, _fit_context
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Hidden, Interval, StrOptions
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted
 
-from . import _out_of_core
+from . import _rows
 from ._progress import FitProgress, rows_bar
-from ._standardise import (
-    TRAINING_FENCE,
-    extreme_rows,
-    fence_scale,
-    robust_location_scale,
-)
+from ._standardise import Statistics
 from ._steps import BASE_STEPS, CONDITIONERS, UNIVARIATES
 from ._threads import resolve_threads, torch_threads
 from .nn import DensityModel, MonteCarlo, evaluation
-from .nn.data import BlockRows, TrainingRows
+from .nn.chunks import sample_chunk_rows
+from .nn.data import TrainingRows
 from .nn.training import (
     LEARNING_RATES,
     TrainingConfig,
@@ -48,13 +45,6 @@ from .nn.training import (
 )
 
 SEED_BOUND = 2**31 - 1
-FLOAT32_MAX = float(np.finfo(np.float32).max)
-# With verbose, scoring advances its bar after about this many rows through
-# the model (rows times importance samples for LGF).
-SCORE_SEGMENT_MODEL_ROWS = 2**17
-# Standardised values the float32 model can take: their squares (in the
-# Gaussian base density and the networks) must not overflow float32.
-FLOAT32_SAFE = math.sqrt(FLOAT32_MAX)
 
 
 class TrainingDivergedWarning(UserWarning):
@@ -115,9 +105,9 @@ class BaseFlowDensity(DensityMixin, BaseEstimator, metaclass=ABCMeta):
     """Base class of the flow density estimators. Not for direct use.
 
     A subclass declares its parameters, checks what constraints cannot
-    express, builds its engine model and says how that model estimates what
-    it cannot compute (:meth:`_monte_carlo`); the scikit-learn contract lives
-    here.
+    express, builds its engine model and says how that model trains
+    (:meth:`_monte_carlo`) and what its scoring calls take
+    (:meth:`_scoring_arguments`); the scikit-learn contract lives here.
     """
 
     _parameter_constraints: dict = {
@@ -155,10 +145,6 @@ class BaseFlowDensity(DensityMixin, BaseEstimator, metaclass=ABCMeta):
         "verbose": ["verbose"],
     }
 
-    # Work from which n_threads="auto" uses the threads it may (None:
-    # sklearn_lgf._threads.AUTO_MIN_WORK).
-    _auto_min_work: int | None = None
-
     # ----------------------------------------------------- subclass hooks
     @abstractmethod
     def _build_model(self, n_features: int) -> DensityModel:
@@ -170,28 +156,16 @@ class BaseFlowDensity(DensityMixin, BaseEstimator, metaclass=ABCMeta):
         check_layer_sizes("hidden_layer_sizes", self.hidden_layer_sizes)
 
     def _monte_carlo(self) -> MonteCarlo:
-        """How the model estimates what it cannot compute (exact: unused)."""
+        """How the model trains and validates, set on it once per fit (and
+        when a model file is loaded); an exact model uses none of it."""
         return MonteCarlo(seed=self._noise_seed)
 
-    # -------------------------------------------------------------- model
-    def _threads(self, rows: int) -> contextlib.AbstractContextManager[None]:
-        """Torch's intra-op threads for a computation on ``rows`` rows at once."""
-        return torch_threads(
-            resolve_threads(self.n_threads, self.model_, rows, self._auto_min_work)
-        )
-
-    def _model(self) -> DensityModel:
-        """The fitted model on the estimator's device, set up with the current
-        parameters (they may have changed since fit, e.g. through
-        ``set_params(n_importance_samples=...)``, checked here as ``fit``
-        checks them)."""
-        self._validate_params()
-        device = resolve_device(self.device)
-        if getattr(self, "_device", None) != device:
-            self.model_.to(device)
-            self._device = device
-        self.model_.monte_carlo = self._monte_carlo()
-        return self.model_
+    def _scoring_arguments(self) -> dict[str, Any]:
+        """The scoring-time settings, passed to every scoring call of
+        :mod:`~sklearn_lgf.nn.evaluation` as keyword arguments and checked
+        here, where they are read: they may be set after ``fit``. An exact
+        model takes none."""
+        return {}
 
     # ------------------------------------------------------------------ fit
     @_fit_context(prefer_skip_nested_validation=True)
@@ -234,11 +208,7 @@ class BaseFlowDensity(DensityMixin, BaseEstimator, metaclass=ABCMeta):
         self._check_params()
         resolve_device(self.device)
         warm = self.warm_start and hasattr(self, "model_")
-        streamed = _out_of_core.is_streamed(X)
-        if streamed:
-            validate_data(self, X, skip_check_array=True, reset=not warm)
-        else:
-            X = validate_data(self, X, dtype=np.float64, reset=not warm)
+        X = _rows.check(self, X, reset=not warm)
         if X.shape[0] < 2:
             raise ValueError(
                 f"Found n_samples={X.shape[0]}; {type(self).__name__} needs at "
@@ -247,30 +217,25 @@ class BaseFlowDensity(DensityMixin, BaseEstimator, metaclass=ABCMeta):
         init_seed, split_seed, shuffle_seed, noise_seed = draw_seeds(
             self.random_state, 4
         )
-        train_rows: torch.Tensor | TrainingRows
-        valid_rows: torch.Tensor | Callable[[], Iterator[torch.Tensor]]
-        if streamed:
-            train_rows, valid_rows = self._streamed_rows(
-                X, warm, (init_seed, split_seed, noise_seed)
-            )
-            model = self._model()
-        else:
-            # The fence's statistics cost seconds on millions of rows: once.
-            fence = fence_scale(X) if len(X) > 1 else None
-            far = (
-                extreme_rows(X, fence) if fence is not None else np.zeros(len(X), bool)
-            )
-            if not warm:
-                self._initialise(X, init_seed, noise_seed, extreme=far)
-            model = self._model()
-            Z = self._float32_rows(X, self._standardise(X))
-            Z = self._drop_extreme_rows(Z, X, far, fence)
-            train_rows, valid_rows = self._split(Z, split_seed, self._device)
-        result = self._train(
-            model, train_rows, valid_rows, (shuffle_seed, noise_seed), warm
+        found = _rows.scan(X, split_seed)
+        if not warm:
+            self._initialise(found, init_seed, noise_seed)
+        model = self._fitted_model()
+        model.monte_carlo = self._monte_carlo()
+        standardisation = self._standardisation()
+        standardisation.check_range(X, found)
+        _rows.warn_extreme(type(self).__name__, X, found, stacklevel=3)
+        n_validation = _rows.validation_rows(
+            found.n_rows - len(found.extreme),
+            self.early_stopping,
+            self.validation_fraction,
         )
+        rows, validation = _rows.training_rows(
+            X, found, standardisation, n_validation, split_seed, self._device
+        )
+        result = self._train(model, rows, validation, (shuffle_seed, noise_seed), warm)
         self._record(result)
-        self._warn_about(result)
+        _warn_about(type(self).__name__, result, self.learning_rate_init)
         if not result.converged and result.divergence is None:
             warnings.warn(
                 f"{type(self).__name__} reached max_iter={self.max_iter} epochs before "
@@ -280,32 +245,20 @@ class BaseFlowDensity(DensityMixin, BaseEstimator, metaclass=ABCMeta):
             )
         return self
 
-    def _initialise(
-        self,
-        X: np.ndarray,
-        init_seed: int,
-        noise_seed: int,
-        statistics: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
-        *,
-        extreme: np.ndarray | None = None,
-    ) -> None:
-        """Standardisation, a fresh model and an empty history for a new fit.
-        ``statistics``: :func:`robust_location_scale`'s result if known;
-        ``extreme``: :func:`extreme_rows` of ``X`` if known."""
-        location, scale, constant = (
-            robust_location_scale(X, extreme) if statistics is None else statistics
-        )
-        if constant.any():
+    def _initialise(self, found: Statistics, init_seed: int, noise_seed: int) -> None:
+        """The standardisation ``found``, a fresh model and an empty history
+        for a new fit."""
+        if found.constant.any():
             warnings.warn(
-                f"Features {np.flatnonzero(constant).tolist()} are constant in the "
-                "training data; the fitted density is degenerate along them.",
+                f"Features {np.flatnonzero(found.constant).tolist()} are constant "
+                "in the training data; the fitted density is degenerate along them.",
                 UserWarning,
-                stacklevel=4 if statistics is None else 5,
+                stacklevel=4,
             )
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(init_seed)
-            model = self._build_model(X.shape[1])
-        self.location_, self.scale_, self.model_ = location, scale, model
+            model = self._build_model(len(found.location))
+        self.location_, self.scale_, self.model_ = found.location, found.scale, model
         self.__dict__.pop("_device", None)  # the new model is on the CPU
         self._noise_seed = noise_seed
         self.loss_curve_: list[float] = []
@@ -314,103 +267,21 @@ class BaseFlowDensity(DensityMixin, BaseEstimator, metaclass=ABCMeta):
         self.n_iter_ = 0
         self.converged_ = False
 
-    def _split(
-        self, Z: np.ndarray, seed: int, device: torch.device
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Training and validation rows (none without early stopping)."""
-        n_samples = len(Z)
-        val_rows = 0
-        if self.early_stopping:
-            val_rows = max(1, int(math.ceil(self.validation_fraction * n_samples)))
-            if val_rows >= n_samples:
-                val_rows = n_samples - 1
-        order = np.random.RandomState(seed).permutation(n_samples)
-        return (
-            torch.as_tensor(Z[order[val_rows:]], dtype=torch.float32, device=device),
-            torch.as_tensor(Z[order[:val_rows]], dtype=torch.float32, device=device),
-        )
-
-    def _streamed_rows(
-        self, X: np.ndarray, warm: bool, seeds: tuple[int, int, int]
-    ) -> tuple[TrainingRows, torch.Tensor | Callable[[], Iterator[torch.Tensor]]]:
-        """The training rows of the memmap ``X`` and a function that streams
-        its validation rows, once the passes over ``X`` have set a new fit's
-        standardisation and checked every row (see the Notes of
-        :meth:`fit`); without validation rows, an empty tensor instead of
-        the function. ``seeds``: the model's, the split's and the noise's."""
-        init_seed, split_seed, noise_seed = seeds
-        found = _out_of_core.scan(X, split_seed)
-        if not warm:
-            statistics = (found.location, found.scale, found.constant)
-            self._initialise(X, init_seed, noise_seed, statistics)
-        self._model()  # on its device: sets self._device
-        self._check_float32_range(X, found.minimum, found.maximum)
-        if len(found.extreme):
-            i = int(found.extreme[0])
-            row = np.asarray(X[i], dtype=np.float64)
-            self._warn_extreme(len(found.extreme), i, row, found.median, found.spread)
-        kept = found.n_rows - len(found.extreme)
-        n_validation = _out_of_core.validation_rows(
-            kept, self.early_stopping, self.validation_fraction
-        )
-        rows = _out_of_core.MemmapRows(
-            X,
-            found.extreme,
-            self.location_,
-            self.scale_,
-            n_validation,
-            split_seed,
-            self._device,
-        )
-        train_rows = BlockRows(
-            rows.read_training,
-            rows.n_blocks,
-            rows.n_training,
-            X.shape[1],
-            window_blocks=rows.window_blocks,
-            seed=split_seed,
-            device=self._device,
-        )
-        if not n_validation:
-            return train_rows, torch.empty(0, X.shape[1], device=self._device)
-        return train_rows, rows.validation_parts
-
-    def _check_float32_range(
-        self, X: np.ndarray, minimum: np.ndarray, maximum: np.ndarray
-    ) -> None:
-        """:meth:`_float32_rows`'s check of the memmap ``X`` whose columns
-        range from ``minimum`` to ``maximum``: only when a value fails is ``X``
-        read again, to name the first one."""
-        with np.errstate(over="ignore", invalid="ignore"):
-            reach = np.maximum(
-                np.abs(self._standardise(minimum)), np.abs(self._standardise(maximum))
-            )
-        if (reach <= FLOAT32_SAFE).all():
-            return
-        reader = _out_of_core.RowReader(X)
-        for start, x in _out_of_core.chunks(reader):
-            self._float32_rows(x, self._standardise(x), first_row=start)
-
     def _train(
         self,
         model: DensityModel,
-        train_rows: torch.Tensor | TrainingRows,
-        valid_rows: torch.Tensor | Callable[[], Iterator[torch.Tensor]],
+        rows: torch.Tensor | TrainingRows,
+        validation: _rows.Validation | None,
         seeds: tuple[int, int],
         warm: bool,
     ) -> TrainingResult:
         """Run the training loop with the estimator's settings, threads and
         progress display; a failed or interrupted run leaves the estimator in
         a documented state. ``seeds``: the shuffling's and the training
-        draws' (fresh for every fit, warm or not). The rows are tensors, or
-        for data read on demand a :class:`TrainingRows` and a function that
-        streams the validation rows."""
+        draws' (fresh for every fit, warm or not)."""
         shuffle_seed, noise_seed = seeds
-        if isinstance(train_rows, torch.Tensor):
-            n_train = len(train_rows)
-        else:
-            n_train = train_rows.n_rows
-        batch_size = self._batch_size(n_train)
+        n_train = len(rows) if isinstance(rows, torch.Tensor) else rows.n_rows
+        batch_size = _batch_size(self.batch_size, n_train)
         config = TrainingConfig(
             max_iter=self.max_iter,
             batch_size=batch_size,
@@ -422,27 +293,20 @@ class BaseFlowDensity(DensityMixin, BaseEstimator, metaclass=ABCMeta):
             tol=self.tol,
             warm_start=warm,
         )
-
-        def validation() -> float:
-            if isinstance(valid_rows, torch.Tensor):
-                return float(evaluation.validation_log_prob(model, valid_rows).mean())
-            return evaluation.streamed_validation_mean(model, valid_rows())
-
-        validating = not isinstance(valid_rows, torch.Tensor) or len(valid_rows) > 0
-        device = train_rows.device
+        validate = None if validation is None else partial(validation, model)
         progress = FitProgress(type(self).__name__, self.max_iter, int(self.verbose))
         try:
             with progress, self._threads(min(batch_size, n_train)):
                 return train(
                     model,
-                    train_rows,
+                    rows,
                     config,
-                    validation=validation if validating else None,
+                    validation=validate,
                     shuffle_generator=torch.Generator().manual_seed(shuffle_seed),
-                    noise_generator=torch.Generator(device=device).manual_seed(
+                    noise_generator=torch.Generator(device=rows.device).manual_seed(
                         noise_seed
                     ),
-                    score_offset=self._log_det_correction(),
+                    score_offset=self._standardisation().log_det_correction,
                     log=progress.message if self.verbose else None,
                     on_epoch=progress.epoch if self.verbose else None,
                 )
@@ -456,7 +320,7 @@ class BaseFlowDensity(DensityMixin, BaseEstimator, metaclass=ABCMeta):
                 self.__dict__.pop(name, None)
             raise TrainingDiverged(
                 f"{type(self).__name__} could not be fitted: {error}. "
-                f"{self._learning_rate_remedy()}"
+                f"{_learning_rate_remedy(self.learning_rate_init)}"
             ) from None
 
     def _record(self, result: TrainingResult) -> None:
@@ -466,211 +330,6 @@ class BaseFlowDensity(DensityMixin, BaseEstimator, metaclass=ABCMeta):
         self.best_validation_score_ = result.best_validation_score
         self.n_iter_ += len(result.loss_curve)
         self.converged_ = bool(result.converged)
-
-    def _learning_rate_remedy(self) -> str:
-        rate = self.learning_rate_init
-        return (
-            f"learning_rate_init={rate:g} is probably too high for this model and "
-            f"data: try a smaller one, e.g. learning_rate_init={rate / 10:g}"
-        )
-
-    def _warn_about(self, result: TrainingResult) -> None:
-        """Say when training diverged, and which weights were restored."""
-        event = result.divergence
-        if event is None:
-            return
-        criterion = (
-            "validation log-likelihood"
-            if result.best_validation_score is not None
-            else "training log-likelihood"
-        )
-        restored = (
-            "the weights it started from"
-            if event.restored_epoch == 0
-            else f"the weights of epoch {event.restored_epoch} of this fit"
-        )
-        value = (
-            ""
-            if event.restored_value is None
-            else f" ({criterion} {event.restored_value:.4g})"
-        )
-        warnings.warn(
-            f"{type(self).__name__} training diverged at epoch {event.epoch} of "
-            f"this fit: {event.cause}. Training stopped and {restored} were "
-            f"restored{value}. {self._learning_rate_remedy()}.",
-            TrainingDivergedWarning,
-            stacklevel=4,
-        )
-
-    def _drop_extreme_rows(
-        self,
-        Z: np.ndarray,
-        X: np.ndarray,
-        far: np.ndarray,
-        fence: tuple[np.ndarray, np.ndarray] | None,
-    ) -> np.ndarray:
-        """The standardised training rows ``Z`` without the rows ``far`` of
-        ``X`` (:func:`extreme_rows` beyond ``fence``, :func:`fence_scale`'s
-        ``(median, spread)``; ``None`` for a single row), with a warning
-        naming them.
-
-        One row far out (say at 1e6 among values of order 1) would dominate
-        the loss and its gradients and wreck the fit of all the other rows;
-        even clipped to the fence it pulls the fit measurably. The model is
-        trained without such rows and evaluates every density exactly, theirs
-        included.
-        """
-        if fence is None or not far.any():
-            return Z
-        rows = np.flatnonzero(far)
-        median, spread = fence
-        i = int(rows[0])
-        self._warn_extreme(len(rows), i, X[i], median, spread)
-        return Z[~far]
-
-    def _warn_extreme(
-        self,
-        n_rows: int,
-        i: int,
-        row: np.ndarray,
-        median: np.ndarray,
-        spread: np.ndarray,
-        stacklevel: int = 5,
-    ) -> None:
-        """The warning that ``n_rows`` training rows, the first ``X[i] = row``,
-        lie beyond the fence (``median``, ``spread``) and are left out."""
-        with np.errstate(over="ignore", invalid="ignore"):
-            distance = np.abs(row - median) / np.where(spread > 0, spread, np.inf)
-        j = int(np.argmax(distance))
-        warnings.warn(
-            f"{type(self).__name__}: {n_rows} training row"
-            f"{'s lie' if n_rows > 1 else ' lies'} more than {TRAINING_FENCE:g} "
-            "robust standard deviations from the median of a feature, e.g. "
-            f"X[{i}, {j}] = {row[j]:.6g}. Such rows would dominate the training "
-            "loss, so they are left out of training (their densities are still "
-            "evaluated exactly). Remove them if they are errors; transform the "
-            "feature (e.g. a logarithm) if it is heavy-tailed.",
-            UserWarning,
-            stacklevel=stacklevel,
-        )
-
-    def _batch_size(self, n_train: int) -> int:
-        if self.batch_size == "auto":
-            # About ten steps an epoch on small data, 1000 rows (as in the
-            # reference code) on large data.
-            return min(1000, max(32, n_train // 10))
-        return int(self.batch_size)
-
-    # ----------------------------------------------------------- transforms
-    def _standardise(self, X: np.ndarray) -> np.ndarray:
-        with np.errstate(over="ignore", invalid="ignore"):
-            return (X - self.location_) / self.scale_
-
-    def _float32_rows(
-        self, X: np.ndarray, Z: np.ndarray, first_row: int = 0
-    ) -> np.ndarray:
-        """``Z`` (standardised ``X``), or a ValueError if float32 cannot hold it
-        (naming rows from ``first_row`` on: ``X`` may be a part of the data).
-
-        The model computes in float32: a standardised value beyond
-        :data:`FLOAT32_SAFE` (about 1.8e19, whose square is float32's largest
-        value, 3.4e38) would overflow inside it and could come out as NaN.
-        Standardised values are checked, not ``X``: data in any units work as
-        long as their spread is representable.
-        """
-        bad = ~(np.abs(Z) <= FLOAT32_SAFE)
-        if bad.any():
-            i, j = (int(k) for k in np.argwhere(bad)[0])
-            raise ValueError(
-                "Input X contains values too large for dtype('float32') once "
-                f"standardised: X[{first_row + i}, {j}] = {X[i, j]:.6g} lies "
-                f"{abs(Z[i, j]):.3g} "
-                f"times the feature's scale ({self.scale_[j]:.3g}) from its "
-                f"location ({self.location_[j]:.6g}). {type(self).__name__} "
-                f"computes in float32, where values beyond {FLOAT32_SAFE:.2g} "
-                "scale units overflow."
-            )
-        return Z
-
-    def _log_det_correction(self) -> float:
-        """``log p_X(x) = log p_Z(z) + this``, for ``z`` the standardised ``x``."""
-        return float(-np.log(self.scale_).sum())
-
-    def _model_input(self, X: Any) -> torch.Tensor:
-        """Validated, standardised ``X`` as a float32 tensor on the model's device."""
-        check_is_fitted(self, "model_")
-        X = validate_data(self, X, dtype=np.float64, reset=False)
-        Z = self._float32_rows(X, self._standardise(X)).astype(np.float32)
-        return torch.from_numpy(Z).to(resolve_device(self.device))
-
-    def _score_rows(
-        self,
-        X: Any,
-        estimate: Callable[[DensityModel, torch.Tensor], torch.Tensor],
-        what: str,
-    ) -> np.ndarray:
-        """``estimate(model, rows)`` (an :mod:`~sklearn_lgf.nn.evaluation`
-        function) of the standardised rows of ``X``, as float64, in the
-        standardised units (see :meth:`_log_det_correction`).
-
-        Runs with the estimator's threads and, with ``verbose``, a progress bar
-        advancing by segments of whole scoring chunks (a row's value does not
-        depend on how the rows are split: every chunk has the same shape).
-        A memmap is read, checked and scored a segment at a time.
-        """
-        if _out_of_core.is_streamed(X):
-            return self._score_streamed(X, estimate, what)
-        x = self._model_input(X)
-        model = self._model()
-        chunk, pass_rows = evaluation.scoring_layout(model, x.device)
-        with self._threads(pass_rows):
-            bar = rows_bar(type(self).__name__, what, len(x), self.verbose)
-            if bar is None:
-                return estimate(model, x).double().cpu().numpy()
-            with bar:
-                segment = chunk * max(1, SCORE_SEGMENT_MODEL_ROWS // pass_rows)
-                parts = []
-                for start in range(0, len(x), segment):
-                    parts.append(estimate(model, x[start : start + segment]))
-                    bar.update(len(parts[-1]))
-                return torch.cat(parts).double().cpu().numpy()
-
-    def _score_streamed(
-        self,
-        X: np.ndarray,
-        estimate: Callable[[DensityModel, torch.Tensor], torch.Tensor],
-        what: str,
-    ) -> np.ndarray:
-        """:meth:`_score_rows` of a memmap: only the results and one segment of
-        rows (whole scoring chunks, about
-        :data:`~sklearn_lgf._out_of_core.CHUNK_BYTES` of float64) are in memory."""
-        check_is_fitted(self, "model_")
-        validate_data(self, X, skip_check_array=True, reset=False)
-        model = self._model()
-        chunk, pass_rows = evaluation.scoring_layout(model, self._device)
-        segment = chunk * max(
-            1, _out_of_core.chunk_rows(X, _out_of_core.CHUNK_BYTES) // chunk
-        )
-        reader = _out_of_core.RowReader(X)
-        result: np.ndarray | None = None
-        bar = rows_bar(type(self).__name__, what, len(X), self.verbose)
-        with (
-            self._threads(pass_rows),
-            bar if bar is not None else contextlib.nullcontext(),
-        ):
-            for start, x in _out_of_core.chunks(reader, segment * 8 * X.shape[1]):
-                _out_of_core.check_finite(x, start)
-                z = self._float32_rows(x, self._standardise(x), first_row=start)
-                rows = torch.from_numpy(z.astype(np.float32)).to(self._device)
-                values = estimate(model, rows).double().cpu().numpy()
-                if result is None:
-                    result = np.empty((len(X), *values.shape[1:]))
-                result[start : start + len(values)] = values
-                if bar is not None:
-                    bar.update(len(values))
-        reader.close()
-        assert result is not None
-        return result
 
     # -------------------------------------------------------------- scoring
     def score_samples(
@@ -698,12 +357,14 @@ class BaseFlowDensity(DensityMixin, BaseEstimator, metaclass=ABCMeta):
             ``log_density`` over the draws of an estimate (0 where the
             log-density is exact). See Notes of the estimator.
         """
+        estimate = evaluation.log_prob_and_std if return_std else evaluation.log_prob
+        arguments = self._scoring_arguments()
+        values = self._score(X, estimate, "score_samples", **arguments)
+        correction = self._standardisation().log_det_correction
         if not return_std:
-            log_prob = self._score_rows(X, evaluation.log_prob, "score_samples")
-            log_prob += self._log_det_correction()  # in place: n rows may be many
-            return log_prob
-        values = self._score_rows(X, evaluation.log_prob_and_std, "score_samples")
-        return values[:, 0] + self._log_det_correction(), values[:, 1]
+            values += correction  # in place: n rows may be many
+            return values
+        return values[:, 0] + correction, values[:, 1]
 
     def score(self, X: Any, y: Any = None) -> float:
         """Mean log-likelihood of ``X`` (a Python float; higher is better).
@@ -724,6 +385,33 @@ class BaseFlowDensity(DensityMixin, BaseEstimator, metaclass=ABCMeta):
             Mean of :meth:`score_samples` over the rows of ``X``.
         """
         return float(np.mean(self.score_samples(X)))
+
+    def _score(
+        self,
+        X: Any,
+        estimate: Callable[..., torch.Tensor],
+        what: str,
+        **arguments: Any,
+    ) -> np.ndarray:
+        """``estimate(model, rows, **arguments)`` (an
+        :mod:`~sklearn_lgf.nn.evaluation` function and its scoring-time
+        arguments) of the standardised rows of ``X``, as float64, in the
+        standardised units, with the estimator's threads and, with
+        ``verbose``, a progress bar named ``what``."""
+        check_is_fitted(self, "model_")
+        X = _rows.check(self, X, reset=False)
+        model = self._fitted_model()
+        draws = arguments.get("n_importance_samples")
+        layout = model.scoring_layout(self._device, draws)
+        with self._threads(layout[1]):
+            return _rows.score(
+                X,
+                self._standardisation(),
+                partial(estimate, model, **arguments),
+                layout,
+                self._device,
+                progress=(f"{type(self).__name__} {what}", self.verbose),
+            )
 
     def sample(self, n_samples: int = 1, random_state: Any = None) -> np.ndarray:
         """Draw samples from the fitted density.
@@ -750,91 +438,43 @@ class BaseFlowDensity(DensityMixin, BaseEstimator, metaclass=ABCMeta):
         ):
             raise ValueError(f"n_samples must be a positive int, got {n_samples!r}")
         (seed,) = draw_seeds(random_state, 1)
-        model = self._model()
+        model = self._fitted_model()
         generator = torch.Generator(device=self._device).manual_seed(seed)
         n = int(n_samples)
         Z = np.empty((n, self.n_features_in_))
-        rows = min(evaluation.sample_chunk_rows(self._device), n)
-        bar = rows_bar(type(self).__name__, "sample", n, self.verbose)
-        with self._threads(rows), bar if bar is not None else contextlib.nullcontext():
+        rows = min(sample_chunk_rows(self._device), n)
+        bar = rows_bar(f"{type(self).__name__} sample", self.verbose, total=n)
+        with self._threads(rows), bar:
             start = 0
             for chunk in evaluation.sample_chunks(model, n, generator):
                 Z[start : start + len(chunk)] = chunk.cpu().numpy()
                 start += len(chunk)
-                if bar is not None:
-                    bar.update(len(chunk))
+                bar.update(len(chunk))
         return Z * self.scale_ + self.location_
 
-    # --------------------------------------------------------- fitted state
-    def _get_fitted_state(self) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
-        """What ``fit`` left on the estimator, as plain data and tensors: the
-        fitted attributes and the model's weights (on the CPU). Model files
-        store exactly this (see :mod:`sklearn_lgf.model_io`)."""
-        check_is_fitted(self, "model_")
-        fitted: dict[str, Any] = {
-            "location_": torch.tensor(np.asarray(self.location_, dtype=np.float64)),
-            "scale_": torch.tensor(np.asarray(self.scale_, dtype=np.float64)),
-            "n_features_in_": int(self.n_features_in_),
-            "n_iter_": int(self.n_iter_),
-            "loss_curve_": [float(v) for v in self.loss_curve_],
-            "validation_scores_": [float(v) for v in self.validation_scores_],
-            "best_validation_score_": _optional_float(self.best_validation_score_),
-            "converged_": bool(getattr(self, "converged_", False)),
-            "noise_seed": int(self._noise_seed),
-        }
-        if hasattr(self, "feature_names_in_"):
-            fitted["feature_names_in_"] = [str(n) for n in self.feature_names_in_]
-        weights = {
-            name: tensor.detach().cpu()
-            for name, tensor in self.model_.state_dict().items()
-        }
-        return fitted, weights
+    # ------------------------------------------------------ fitted model
+    def _fitted_model(self) -> DensityModel:
+        """The fitted model, on the device that ``device`` names now (it may
+        have been set since ``fit``)."""
+        device = resolve_device(self.device)
+        if getattr(self, "_device", None) != device:
+            self.model_.to(device)
+            self._device = device
+        return self.model_
 
-    def _set_fitted_state(
-        self, fitted: dict[str, Any], weights: dict[str, torch.Tensor]
-    ) -> None:
-        """Restore what :meth:`_get_fitted_state` gave, checking every value;
-        a ValueError names the first bad one. The model is rebuilt from the
-        parameters, gets ``weights`` (keys and shapes must match exactly) and
-        is left in evaluation mode on the CPU; the global torch random state
-        is unchanged. ``converged_`` is ``None`` for files that predate it."""
-        self._validate_params()
-        self._check_params()
-        n_features = _expect_int(fitted, "n_features_in_")
-        location = _expect_vector(fitted, "location_", n_features)
-        scale = _expect_vector(fitted, "scale_", n_features)
-        names = fitted.get("feature_names_in_")
-        if names is not None and (
-            not isinstance(names, list)
-            or len(names) != n_features
-            or not all(isinstance(n, str) for n in names)
-        ):
-            raise ValueError("bad feature_names_in_")
-        best = fitted.get("best_validation_score_")
-        if best is not None and not isinstance(best, float):
-            raise ValueError("bad best_validation_score_")
-        converged = fitted.get("converged_")
-        if converged is not None and not isinstance(converged, bool):
-            raise ValueError("bad converged_")
-        n_iter = _expect_int(fitted, "n_iter_")
-        loss_curve = _expect_floats(fitted, "loss_curve_")
-        validation_scores = _expect_floats(fitted, "validation_scores_")
-        noise_seed = _expect_int(fitted, "noise_seed")
-        with torch.random.fork_rng(devices=[]):
-            model = self._build_model(n_features)
-        model.load_state_dict(weights, strict=True)
-        model.eval()
-        self.model_ = model
-        self.location_, self.scale_ = location, scale
-        self.n_features_in_ = n_features
-        if names is not None:
-            self.feature_names_in_ = np.asarray(names, dtype=object)
-        self.n_iter_ = n_iter
-        self.loss_curve_ = loss_curve
-        self.validation_scores_ = validation_scores
-        self.best_validation_score_ = best
-        self.converged_ = converged
-        self._noise_seed = noise_seed
+    def _standardisation(self) -> _rows.Standardisation:
+        return _rows.Standardisation(self.location_, self.scale_, type(self).__name__)
+
+    def _model_input(self, X: Any) -> torch.Tensor:
+        """Validated, standardised ``X`` as one float32 tensor on the model's
+        device."""
+        check_is_fitted(self, "model_")
+        X = _rows.check(self, X, reset=False)
+        return _rows.as_tensor(X, self._standardisation(), resolve_device(self.device))
+
+    def _threads(self, rows: int) -> contextlib.AbstractContextManager[None]:
+        """Torch's intra-op threads for a computation on ``rows`` rows at once."""
+        return torch_threads(resolve_threads(self.n_threads, self.model_, rows))
 
     # ------------------------------------------------------------- pickling
     def __getstate__(self) -> dict[str, Any]:
@@ -877,30 +517,46 @@ _FITTED_ATTRIBUTES = (
 )
 
 
-def _optional_float(value: Any) -> float | None:
-    return None if value is None else float(value)
+def _batch_size(batch_size: int | str, n_train: int) -> int:
+    if batch_size == "auto":
+        # About ten steps an epoch on small data, 1000 rows (as in the
+        # reference code) on large data.
+        return min(1000, max(32, n_train // 10))
+    return int(batch_size)
 
 
-def _expect_int(fitted: dict[str, Any], key: str) -> int:
-    value = fitted.get(key)
-    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-        raise ValueError(f"bad {key}")
-    return value
+def _learning_rate_remedy(rate: float) -> str:
+    return (
+        f"learning_rate_init={rate:g} is probably too high for this model and "
+        f"data: try a smaller one, e.g. learning_rate_init={rate / 10:g}"
+    )
 
 
-def _expect_vector(fitted: dict[str, Any], key: str, n_features: int) -> np.ndarray:
-    value = fitted.get(key)
-    if (
-        not isinstance(value, torch.Tensor)
-        or value.dtype != torch.float64
-        or tuple(value.shape) != (n_features,)
-    ):
-        raise ValueError(f"bad {key}")
-    return np.array(value.numpy(), dtype=np.float64)
-
-
-def _expect_floats(fitted: dict[str, Any], key: str) -> list[float]:
-    value = fitted.get(key)
-    if not isinstance(value, list) or not all(isinstance(v, float) for v in value):
-        raise ValueError(f"bad {key}")
-    return list(value)
+def _warn_about(owner: str, result: TrainingResult, rate: float) -> None:
+    """Say when training diverged, and which weights were restored (called
+    by ``fit``: the warning names the line that called it)."""
+    event = result.divergence
+    if event is None:
+        return
+    criterion = (
+        "validation log-likelihood"
+        if result.best_validation_score is not None
+        else "training log-likelihood"
+    )
+    restored = (
+        "the weights it started from"
+        if event.restored_epoch == 0
+        else f"the weights of epoch {event.restored_epoch} of this fit"
+    )
+    value = (
+        ""
+        if event.restored_value is None
+        else f" ({criterion} {event.restored_value:.4g})"
+    )
+    warnings.warn(
+        f"{owner} training diverged at epoch {event.epoch} of "
+        f"this fit: {event.cause}. Training stopped and {restored} were "
+        f"restored{value}. {_learning_rate_remedy(rate)}.",
+        TrainingDivergedWarning,
+        stacklevel=4,
+    )

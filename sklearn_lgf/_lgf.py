@@ -7,7 +7,11 @@ from typing import Any
 
 import numpy as np
 import torch
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._param_validation import (
+    Interval,
+    StrOptions,
+    validate_parameter_constraints,
+)
 
 from ._base import BaseFlowDensity, check_layer_sizes, draw_seeds, layer_sizes
 from ._docs import fill_doc
@@ -232,31 +236,31 @@ class LGFDensity(BaseFlowDensity):
             batch_norm=self.batch_norm,
         )
 
-    # The path (sticking-the-landing) gradient has the ELBO gradient's
-    # expectation and less variance; on two uniforms it trained as well or
-    # better at no extra cost (benchmarks/results/lgf_training.md). A class
-    # attribute, not a parameter, so that the benchmark can compare both.
-    # Not for the IWAE bound: there it is biased (Tucker et al. 2019), and on
-    # two spirals it trained worse than the plain gradient
-    # (benchmarks/results/lgf_training_two_spirals.md).
-    # None: the path gradient with the ELBO only; True or False: always, never.
-    _path_gradient: bool | None = None
-
     def _monte_carlo(self) -> MonteCarlo:
-        path_gradient = self._path_gradient
-        if path_gradient is None:
-            path_gradient = self.objective == "elbo"
+        # The path ("sticking the landing") gradient has the ELBO gradient's
+        # expectation and less variance; for the IWAE bound it is biased
+        # (Tucker et al. 2019), so that bound takes the plain gradient.
         return MonteCarlo(
             training_draws=self.n_elbo_samples,
-            path_gradient=path_gradient,
+            path_gradient=self.objective == "elbo",
             training_objective=self.objective,
-            importance_samples=self.n_importance_samples,
-            importance_tolerance=(
-                None if self.importance_tol is None else float(self.importance_tol)
-            ),
             validation_samples=self.n_validation_samples,
             seed=self._noise_seed,
         )
+
+    def _scoring_arguments(self) -> dict[str, Any]:
+        arguments = {
+            "n_importance_samples": self.n_importance_samples,
+            "importance_tol": self.importance_tol,
+        }
+        validate_parameter_constraints(
+            {name: self._parameter_constraints[name] for name in arguments},
+            arguments,
+            caller_name=type(self).__name__,
+        )
+        if arguments["importance_tol"] is not None:
+            arguments["importance_tol"] = float(arguments["importance_tol"])
+        return arguments
 
     def elbo(self, X: Any) -> np.ndarray:
         """Per-row evidence lower bound, in the units of ``X``.
@@ -275,7 +279,9 @@ class LGFDensity(BaseFlowDensity):
         elbo : ndarray of shape (n_samples,), dtype float64
             The bound for each row.
         """
-        return self._score_rows(X, evaluation.elbo, "elbo") + self._log_det_correction()
+        k = self._scoring_arguments()["n_importance_samples"]
+        bound = self._score(X, evaluation.elbo, "elbo", n_importance_samples=k)
+        return bound + self._standardisation().log_det_correction
 
     def collapse_diagnostics(
         self, X: Any, n_draws: int = 64, random_state: Any = 0
@@ -313,6 +319,6 @@ class LGFDensity(BaseFlowDensity):
         x = self._model_input(X)
         (seed,) = draw_seeds(random_state, 1)
         generator = torch.Generator(device=x.device).manual_seed(seed)
-        model = self._model()
+        model = self._fitted_model()
         with self._threads(len(x) * int(n_draws)):
             return collapse_diagnostics(model, x, int(n_draws), generator)

@@ -32,12 +32,17 @@ from __future__ import annotations
 import mmap
 import os
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 
 import numpy as np
 import torch
 
-from ._standardise import TRAINING_FENCE, fence_scale, location_scale_from_sums
+from ._standardise import (
+    TRAINING_FENCE,
+    Statistics,
+    extreme_rows,
+    fence_scale,
+    location_scale_from_sums,
+)
 
 # Bytes of raw rows read at once by the sequential passes and by scoring.
 CHUNK_BYTES = 1 << 22
@@ -52,18 +57,6 @@ SAMPLE_VALUES = 1 << 21
 RELEASE_BYTES = 1 << 26
 # Rounds of the Feistel network of RowPermutation.
 FEISTEL_ROUNDS = 4
-
-
-def is_streamed(X: object) -> bool:
-    """Whether ``X`` is fitted and scored out of core: a non-empty 2-D
-    :class:`numpy.memmap` of real numbers (anything else goes through
-    scikit-learn's validation, and its errors)."""
-    return (
-        isinstance(X, np.memmap)
-        and X.ndim == 2
-        and X.size > 0
-        and X.dtype.kind in "fiu"
-    )
 
 
 class PageRelease:
@@ -221,28 +214,10 @@ def check_finite(x: np.ndarray, first_row: int) -> None:
     )
 
 
-@dataclass
-class Scan:
-    """What the passes over a memmap found."""
-
-    n_rows: int
-    median: np.ndarray
-    """The fence's centre per feature (see :func:`fence_scale`)."""
-    spread: np.ndarray
-    """The fence's spread per feature."""
-    extreme: np.ndarray
-    """Sorted numbers of the rows beyond the fence (int64)."""
-    minimum: np.ndarray
-    maximum: np.ndarray
-    location: np.ndarray
-    scale: np.ndarray
-    constant: np.ndarray
-
-
-def scan(X: np.ndarray, seed: int) -> Scan:
-    """The finiteness check, the fence and the standardisation statistics of
-    ``X`` in two sequential passes (see the module's description). ``seed``
-    draws the fence's sample (used only when ``X`` has more rows than it)."""
+def scan(X: np.ndarray, seed: int) -> Statistics:
+    """The finiteness check and the :class:`Statistics` of the memmap ``X`` in
+    two sequential passes (see the module's description). ``seed`` draws the
+    fence's sample (used only when ``X`` has more rows than it)."""
     n, d = X.shape
     reader = RowReader(X)
     # Each row joins the sample with the same chance, drawn chunk by chunk:
@@ -264,16 +239,9 @@ def scan(X: np.ndarray, seed: int) -> Scan:
         # Every row is beyond the fence: as in memory, the statistics of all.
         _, sums = _kept_sums(reader, median, spread, minimum, maximum, False)
     location, scale, constant = location_scale_from_sums(median, *sums)
-    return Scan(n, median, spread, extreme, minimum, maximum, location, scale, constant)
-
-
-def far_rows(x: np.ndarray, median: np.ndarray, spread: np.ndarray) -> np.ndarray:
-    """Rows of ``x`` beyond the fence: :func:`extreme_rows
-    <sklearn_lgf._standardise.extreme_rows>` for a given fence."""
-    active = spread > 0
-    with np.errstate(over="ignore", invalid="ignore"):
-        distance = np.abs(x[:, active] - median[active]) / spread[active]
-    return (~(distance <= TRAINING_FENCE)).any(axis=1)
+    return Statistics(
+        n, median, spread, extreme, minimum, maximum, location, scale, constant
+    )
 
 
 def _kept_sums(
@@ -310,7 +278,7 @@ def _kept_sums(
     extreme: list[np.ndarray] = []
     for start, x in chunks(reader):
         if drop_far:
-            far = far_rows(x, median, spread)
+            far = extreme_rows(x, (median, spread))
             if far.any():
                 extreme.append(np.flatnonzero(far) + start)
                 x = x[~far]
@@ -368,15 +336,6 @@ class RowPermutation:
             out[todo] = self._encrypt(out[todo])
             todo = todo[out[todo] >= self.n]
         return out.astype(np.int64)
-
-
-def validation_rows(n_rows: int, early_stopping: bool, fraction: float) -> int:
-    """Rows held out for early stopping: the in-memory rule of
-    :meth:`BaseFlowDensity._split <sklearn_lgf._base.BaseFlowDensity._split>`."""
-    if not early_stopping:
-        return 0
-    val_rows = max(1, int(np.ceil(fraction * n_rows)))
-    return n_rows - 1 if val_rows >= n_rows else val_rows
 
 
 class MemmapRows:

@@ -98,22 +98,21 @@ class FitProgress:
         self.close()
 
 
-def rows_bar(name: str, what: str, total: int, verbose: int) -> tqdm | None:
-    """A bar over ``total`` rows for a scoring or sampling call, or ``None``.
+def rows_bar(label: str, verbose: int, *, total: int) -> tqdm:
+    """A bar named ``label`` over ``total`` rows for a scoring or sampling call.
 
-    Shown only with ``verbose`` and only once the call has run for
-    :data:`SCORE_BAR_DELAY` seconds, so that short calls stay silent; it
-    disappears when the call ends.
+    Shown only with ``verbose`` (else disabled: its updates do nothing) and
+    only once the call has run for :data:`SCORE_BAR_DELAY` seconds, so that
+    short calls stay silent; it disappears when the call ends.
     """
-    if not verbose:
-        return None
     return tqdm(
         total=total,
-        desc=f"{name} {what}",
+        desc=label,
         unit="row",
         unit_scale=True,
         file=sys.stderr,
         dynamic_ncols=True,
         delay=SCORE_BAR_DELAY,
         leave=False,
+        disable=not verbose,
     )

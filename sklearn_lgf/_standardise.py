@@ -6,6 +6,8 @@ scale, and which training rows are too far out to train on.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 # Interquartile range of the standard normal: IQR / this is the standard
@@ -147,3 +149,41 @@ def location_scale_from_sums(
                 scale[j], constant[j] = 1.0, True
     _check_representable(location, scale)
     return location, scale, constant
+
+
+@dataclass(frozen=True)
+class Statistics:
+    """What the training rows say about themselves: the fence, the rows
+    beyond it, the range of every feature and the standardisation."""
+
+    n_rows: int
+    median: np.ndarray
+    """The fence's centre per feature (see :func:`fence_scale`)."""
+    spread: np.ndarray
+    """The fence's spread per feature."""
+    extreme: np.ndarray
+    """Sorted numbers of the rows beyond the fence (int64)."""
+    minimum: np.ndarray
+    maximum: np.ndarray
+    location: np.ndarray
+    scale: np.ndarray
+    constant: np.ndarray
+    """Which features are constant (their scale is 1)."""
+
+
+def statistics(X: np.ndarray) -> Statistics:
+    """The :class:`Statistics` of the rows ``X`` (of at least two rows) in memory."""
+    median, spread = fence_scale(X)
+    far = extreme_rows(X, (median, spread))
+    location, scale, constant = robust_location_scale(X, far)
+    return Statistics(
+        len(X),
+        median,
+        spread,
+        np.flatnonzero(far).astype(np.int64),
+        X.min(axis=0),
+        X.max(axis=0),
+        location,
+        scale,
+        constant,
+    )

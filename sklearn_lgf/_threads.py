@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
+from numbers import Integral
 
 import torch
 from torch import nn
@@ -29,17 +30,11 @@ AUTO_MIN_WORK = 2**27
 or scoring chunk times the largest weight matrix) from which ``"auto"`` uses
 all the threads it may.
 
-Chosen from paired measurements on 2 CPU cores that other processes kept
-busy (time on two threads / time on one, training steps): the default 2-D
-LGF (largest matrix 100 x 100) 0.99 to 2.4 at 180 rows, 2.5 at 1000 rows,
-and 2.45 for its 8192-row scoring chunks; the default 2-D MAF 0.95 at 180
-rows, 2.4 for 4096-row scoring chunks; a d=16 MAF of 256-wide MADEs 4 to 7;
-a d=64 MAF of 512-wide MADEs 0.61 to 0.64 (faster) while the second core was
-mostly free, 3.8 to 14 while both were busy. Threads only pay for products
-of about 1e8 multiply-adds and more, and only on cores not busy with other
-work; a model of the default sizes never reaches that (1e4 x 8192 = 8e7 for
-its largest chunks), a d=64 MAF of 512-wide MADEs does from 512 rows. Whoever
-shares the cores with other processes should pass ``n_threads=1``."""
+Threads only pay for products of about this size and more, and only on
+cores not busy with other work: below it, starting and waiting for the other
+threads costs more than they save. A model of the default sizes stays below
+it; a d=64 MAF of 512-wide MADEs reaches it from 512 rows. Whoever shares
+the cores with other processes should pass ``n_threads=1``."""
 
 
 def largest_matrix(model: nn.Module) -> int:
@@ -50,43 +45,38 @@ def largest_matrix(model: nn.Module) -> int:
     )
 
 
-def auto_threads(
-    model: nn.Module,
-    rows: int,
-    available: int | None = None,
-    min_work: int | None = None,
-) -> int:
+def auto_threads(model: nn.Module, rows: int, available: int | None = None) -> int:
     """The ``"auto"`` thread count for ``rows`` rows evaluated together.
 
     One thread when ``rows`` times the model's largest weight matrix is
-    below ``min_work`` (by default :data:`AUTO_MIN_WORK`), else ``available``
-    (by default ``torch.get_num_threads()``).
+    below :data:`AUTO_MIN_WORK`, else ``available`` (by default
+    ``torch.get_num_threads()``).
     """
     if available is None:
         available = torch.get_num_threads()
-    if min_work is None:
-        min_work = AUTO_MIN_WORK
-    if rows * largest_matrix(model) < min_work:
+    if rows * largest_matrix(model) < AUTO_MIN_WORK:
         return 1
     return max(1, available)
 
 
 def resolve_threads(
-    n_threads: int | str | None,
-    model: nn.Module,
-    rows: int,
-    min_work: int | None = None,
+    n_threads: int | str | None, model: nn.Module, rows: int
 ) -> int | None:
-    """The thread count for a call: ``None`` means leave torch's setting."""
+    """The thread count for a call: ``None`` means leave torch's setting.
+
+    ``n_threads`` is checked here, where it is read: it may be set after
+    ``fit``.
+    """
     if n_threads is None:
         return None
-    if isinstance(n_threads, str):
-        if n_threads != "auto":
-            raise ValueError(
-                f"n_threads must be 'auto', an int or None, got {n_threads!r}"
-            )
-        return auto_threads(model, rows, min_work=min_work)
-    return int(n_threads)
+    if isinstance(n_threads, str) and n_threads == "auto":
+        return auto_threads(model, rows)
+    if isinstance(n_threads, Integral) and not isinstance(n_threads, bool):
+        if n_threads >= 1:
+            return int(n_threads)
+    raise ValueError(
+        f"n_threads must be 'auto', a positive int or None, got {n_threads!r}"
+    )
 
 
 @contextlib.contextmanager

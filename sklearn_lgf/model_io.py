@@ -36,9 +36,9 @@ The file holds, under the keys below:
 ``"state_dict"``
     ``model_.state_dict()`` with every tensor on the CPU.
 
-What the two last keys hold is the estimator's business: it hands them out
-and takes them back through ``_get_fitted_state`` and ``_set_fitted_state``
-(which checks every value), so this module never lists fitted attributes.
+What the two last keys hold is the estimator's business: they are handed
+out and taken back by :mod:`sklearn_lgf._fitted_state` (which checks every
+value), so this module never lists fitted attributes.
 """
 
 from __future__ import annotations
@@ -54,6 +54,7 @@ import torch
 
 from ._base import BaseFlowDensity
 from ._files import PathLike, atomic_writer
+from ._fitted_state import get_fitted_state, set_fitted_state
 from ._lgf import LGFDensity
 from ._maf import MAFDensity
 from ._steps import translate_base
@@ -192,7 +193,7 @@ def save_model(estimator: MAFDensity | LGFDensity, path: PathLike) -> None:
             "save_model saves MAFDensity and LGFDensity estimators, got "
             f"{type(estimator).__name__}"
         )
-    fitted, weights = estimator._get_fitted_state()
+    fitted, weights = get_fitted_state(estimator)
     payload: dict[str, Any] = {
         "format": FORMAT_MARKER,
         "format_version": FORMAT_VERSION,
@@ -387,7 +388,7 @@ def _rebuild(payload: Any, device: str | None) -> MAFDensity | LGFDensity:
         raise _NotAModelFile("missing fitted state")
     try:
         estimator = cls(**params)
-        estimator._set_fitted_state(fitted, state_dict)
+        set_fitted_state(estimator, fitted, state_dict)
         if version == 1:
             use_shift_before_scale(estimator.model_)
     except _NotAModelFile:

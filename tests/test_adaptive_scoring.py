@@ -1,18 +1,17 @@
 """Importance sampling that stops drawing per row once precise enough
-(``MonteCarlo.importance_tolerance``, ``LGFDensity(importance_tol=...)``):
+(``importance_tol`` of the scoring calls, ``LGFDensity(importance_tol=...)``):
 the documented rule, checked against the fixed-``K`` estimates it is made of."""
 
 from __future__ import annotations
 
 import math
-from dataclasses import replace
 
 import numpy as np
 import pytest
 import torch
 
 from sklearn_lgf import LGFDensity
-from sklearn_lgf.nn import MonteCarlo, build_lgf, evaluation
+from sklearn_lgf.nn import build_lgf, evaluation
 from sklearn_lgf.nn.evaluation import ADAPTIVE_BLOCKS, MIN_ADAPTIVE_BLOCKS
 
 K = 60
@@ -38,14 +37,14 @@ def rows(n: int, seed: int = 1) -> torch.Tensor:
 
 
 def adaptive(model, x, tolerance):
-    model.monte_carlo = MonteCarlo(importance_samples=K, importance_tolerance=tolerance)
-    return evaluation.log_prob_and_std(model, x)
+    return evaluation.log_prob_and_std(
+        model, x, n_importance_samples=K, importance_tol=tolerance
+    )
 
 
 def prefix_estimates(model, x):
     """Estimate and error of every row from its first ``m`` blocks of draws,
     ``m = 1..ADAPTIVE_BLOCKS``: two ``(n, blocks)`` arrays."""
-    model.monte_carlo = MonteCarlo(importance_samples=K)
     draws = model.importance_draws(x, 0, K)
     with torch.no_grad():
         parts = [
@@ -59,8 +58,7 @@ def prefix_estimates(model, x):
 
 def test_a_zero_tolerance_uses_every_draw(model):
     x = rows(50)
-    model.monte_carlo = MonteCarlo(importance_samples=K)
-    fixed = evaluation.log_prob_and_std(model, x)
+    fixed = evaluation.log_prob_and_std(model, x, n_importance_samples=K)
     torch.testing.assert_close(adaptive(model, x, 0.0), fixed, rtol=1e-12, atol=1e-12)
 
 
@@ -131,6 +129,9 @@ def test_estimator_importance_tol():
         est.set_params(importance_tol=-1.0).score_samples(X)
 
 
-def test_monte_carlo_defaults_to_every_draw():
-    assert MonteCarlo().importance_tolerance is None
-    assert replace(MonteCarlo(), importance_tolerance=0.1).importance_tolerance == 0.1
+def test_scoring_takes_every_draw_unless_given_a_tolerance(model):
+    x = rows(20)
+    every = evaluation.log_prob_and_std(model, x, n_importance_samples=K)
+    draws = model.importance_draws(x, 0, K)
+    with torch.no_grad():
+        torch.testing.assert_close(every, model.log_prob_and_std(x, draws))

@@ -10,6 +10,7 @@ import math
 import numpy as np
 import pytest
 import torch
+from torch import nn
 
 from sklearn_lgf import LGFDensity
 from sklearn_lgf.nn import (
@@ -19,6 +20,7 @@ from sklearn_lgf.nn import (
     MonteCarlo,
     Reverse,
     build_lgf,
+    chunks,
     evaluation,
     standard_normal_log_prob,
 )
@@ -75,7 +77,7 @@ def one_layer(request):
         device="cpu",
     ).fit(bimodal(500, d))
     model = est.model_.double()
-    x = torch.as_tensor(est._standardise(bimodal(4, d, seed=1)))
+    x = torch.as_tensor(est._standardisation().values(bimodal(4, d, seed=1)))
     return model, x
 
 
@@ -201,7 +203,7 @@ def test_slicing_draws_and_rows_is_exact(estimate):
             sliced = method(x, noise, max_row_samples=budget)
             torch.testing.assert_close(sliced, whole, rtol=1e-12, atol=1e-12)
         for rows in (1, 2, 3):
-            chunked = evaluation.map_fixed_chunks(lambda r: method(r, noise), x, rows)
+            chunked = chunks.map_fixed_chunks(lambda r: method(r, noise), x, rows)
             torch.testing.assert_close(chunked, whole, rtol=1e-12, atol=1e-12)
 
 
@@ -217,12 +219,12 @@ def test_memory_is_bounded_by_the_row_sample_budget(monkeypatch):
         return original(x, noise, *args, **kwargs)
 
     monkeypatch.setattr(model, "log_weights", spy)
-    monkeypatch.setitem(evaluation.ROW_SAMPLE_BUDGET, "cpu", 512)
+    monkeypatch.setitem(chunks.ROW_SAMPLE_BUDGET, "cpu", 512)
     for n, k in ((1, 5000), (20, 1000), (5, 3), (700, 1)):
-        model.monte_carlo = MonteCarlo(importance_samples=k, validation_samples=k)
+        model.monte_carlo = MonteCarlo(validation_samples=k)
         x = torch.randn(n, 2)
-        evaluation.log_prob(model, x)
-        evaluation.elbo(model, x)
+        evaluation.log_prob(model, x, n_importance_samples=k)
+        evaluation.elbo(model, x, n_importance_samples=k)
         evaluation.validation_log_prob(model, x)
     assert seen and max(seen) <= 512
 
@@ -232,15 +234,16 @@ def test_cpu_scoring_chunks_shrink_with_the_networks(monkeypatch):
     cpu = torch.device("cpu")
     small = build_lgf(2, 2, (8,), u_dim=1, pq_hidden_layer_sizes=(8,))
     wide = build_lgf(43, 5, (512, 512), base="made", u_dim=10)
-    budget = evaluation.ROW_SAMPLE_BUDGET["cpu"]
-    assert evaluation.row_sample_budget(cpu, small) == budget
-    chunk = evaluation.row_sample_budget(cpu, wide)
-    assert evaluation.MIN_CPU_ROW_SAMPLES <= chunk < budget
-    units = evaluation.units_per_step(wide)
-    assert chunk * units <= evaluation.CPU_ACTIVATION_BUDGET < 2 * chunk * units
-    assert evaluation.scoring_layout(wide, cpu)[0] == chunk // wide.draws_per_row
-    monkeypatch.setitem(evaluation.ROW_SAMPLE_BUDGET, "cpu", 512)
-    assert evaluation.row_sample_budget(cpu, wide) == 512
+    budget = chunks.ROW_SAMPLE_BUDGET["cpu"]
+    assert small.row_sample_budget(cpu) == budget
+    chunk = wide.row_sample_budget(cpu)
+    assert chunks.MIN_CPU_ROW_SAMPLES <= chunk < budget
+    units = sum(m.out_features for m in wide.modules() if isinstance(m, nn.Linear))
+    units //= wide.n_indexed
+    assert chunk * units <= chunks.CPU_ACTIVATION_BUDGET < 2 * chunk * units
+    assert wide.scoring_layout(cpu, 100)[0] == chunk // 100
+    monkeypatch.setitem(chunks.ROW_SAMPLE_BUDGET, "cpu", 512)
+    assert wide.row_sample_budget(cpu) == 512
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,7 @@ import pytest
 import torch
 from sklearn.base import clone
 
-from sklearn_lgf import LGFDensity, MAFDensity, _out_of_core
+from sklearn_lgf import LGFDensity, MAFDensity, _out_of_core, _rows
 from sklearn_lgf._standardise import extreme_rows, robust_location_scale
 from sklearn_lgf.nn.data import BlockRows
 
@@ -56,10 +56,10 @@ def memmap(tmp_path, X: np.ndarray, mode: str = "r", name: str = "X.npy"):
 def test_a_memmap_is_streamed_and_an_array_is_not(tmp_path):
     X = data(100)
     M = memmap(tmp_path, X)
-    assert _out_of_core.is_streamed(M)
-    assert not _out_of_core.is_streamed(X)
-    assert not _out_of_core.is_streamed(np.asarray(M))
-    assert not _out_of_core.is_streamed(M[:, 0])  # 1-D: sklearn's errors
+    assert _rows.is_memmap(M)
+    assert not _rows.is_memmap(X)
+    assert not _rows.is_memmap(np.asarray(M))
+    assert not _rows.is_memmap(M[:, 0])  # 1-D: sklearn's errors
 
 
 def test_standardisation_matches_the_in_memory_statistics(tmp_path):

@@ -22,14 +22,14 @@ def format1_estimate(model, X, method):
     """``score_samples`` (``method="log_prob"``) or ``elbo`` as format 1
     computed them: one bank of ``K`` draws from the model's seed, shared by
     all rows."""
-    engine = model._model()
-    k, seed = engine.monte_carlo.importance_samples, engine.monte_carlo.seed
+    engine = model._fitted_model()
+    k, seed = model.n_importance_samples, engine.monte_carlo.seed
     generator = torch.Generator().manual_seed(seed)
     bank = torch.randn(k, engine.n_indexed, engine.u_dim, generator=generator)
     x = model._model_input(X)
     with torch.no_grad():
         values = getattr(engine, method)(x, bank.to(x))
-    return values.double().numpy() + model._log_det_correction()
+    return values.double().numpy() + model._standardisation().log_det_correction
 
 
 @pytest.mark.parametrize("name", ["maf", "lgf", "lgf_conditioner"])

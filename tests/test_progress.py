@@ -49,24 +49,26 @@ def test_verbose_2_prints_lines_and_no_bar(capsys, tiny_budget):
 def test_long_scoring_shows_a_bar_by_chunk_and_the_same_values(
     method, capsys, no_delay, monkeypatch, tiny_budget
 ):
-    # Small segments, so that 3000 rows take several updates.
-    monkeypatch.setattr("sklearn_lgf._base.SCORE_SEGMENT_MODEL_ROWS", 4096)
     rows = np.random.RandomState(1).normal(size=(3000, 2))
     est = LGFDensity(**TINY, n_importance_samples=16).fit(X)
     quiet = getattr(est, method)(rows)
     capsys.readouterr()
+    # Small segments, so that 3000 rows take several updates.
+    monkeypatch.setattr("sklearn_lgf._rows.SCORE_SEGMENT_MODEL_ROWS", 4096)
     est.set_params(verbose=1)
     calls = []
     name = "log_prob" if method == "score_samples" else "elbo"
     estimate = getattr(evaluation, name)
     monkeypatch.setattr(
-        evaluation, name, lambda model, x: calls.append(len(x)) or estimate(model, x)
+        evaluation,
+        name,
+        lambda model, x, **kw: calls.append(len(x)) or estimate(model, x, **kw),
     )
     shown = getattr(est, method)(rows)
     err = capsys.readouterr().err
     # One chunk a segment (4096 row-draws or fewer): an update per chunk. A
     # row's value does not depend on the split.
-    chunk = evaluation.scoring_layout(est.model_, torch.device("cpu"))[0]
+    chunk = est.model_.scoring_layout(torch.device("cpu"), 16)[0]
     assert chunk * 16 <= 4096 < 2 * chunk * 16
     assert calls == [chunk] * (3000 // chunk) + [3000 % chunk]
     assert len(calls) > 5

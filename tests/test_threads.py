@@ -33,9 +33,9 @@ def seen_threads(monkeypatch):
     seen = []
 
     def recorder(original):
-        def recording(model, x):
+        def recording(model, x, **arguments):
             seen.append(torch.get_num_threads())
-            return original(model, x)
+            return original(model, x, **arguments)
 
         return recording
 

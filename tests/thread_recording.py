@@ -5,11 +5,12 @@ unpickle the estimator."""
 from __future__ import annotations
 
 import os
+from unittest import mock
 
 import numpy as np
 import torch
 
-from sklearn_lgf import MAFDensity
+from sklearn_lgf import MAFDensity, _threads
 from sklearn_lgf.nn import Flow
 
 
@@ -23,9 +24,9 @@ def blobs(n: int = 300, d: int = 2, seed: int = 0) -> np.ndarray:
 class ThreadRecordingFlow(Flow):
     """Records how many threads torch had when it was last validated."""
 
-    def validation_log_prob(self, x):
+    def validation_log_prob(self, x, **kwargs):
         self.torch_threads = torch.get_num_threads()
-        return super().validation_log_prob(x)
+        return super().validation_log_prob(x, **kwargs)
 
 
 class ThreadRecordingMAF(MAFDensity):
@@ -37,12 +38,11 @@ class ThreadRecordingMAF(MAFDensity):
     it may take (a tiny model would get one thread whatever the limits).
     """
 
-    _auto_min_work = 0
-
     def fit(self, X, y=None):
         self.pid_ = os.getpid()
         self.granted_threads_ = torch.get_num_threads()
-        super().fit(X, y)
+        with mock.patch.object(_threads, "AUTO_MIN_WORK", 0):
+            super().fit(X, y)
         self.threads_after_fit_ = torch.get_num_threads()
         return self
 

@@ -39,8 +39,15 @@ class Flow(DensityModel):
         self.features = features
         self.monte_carlo = MonteCarlo()
 
-    def log_prob(self, x: Tensor, noise: Tensor | None = None) -> Tensor:
-        """Exact ``log p(x)`` per row (``noise`` is unused)."""
+    def log_prob(
+        self,
+        x: Tensor,
+        noise: Tensor | None = None,
+        *,
+        n_importance_samples: int | None = None,
+    ) -> Tensor:
+        """Exact ``log p(x)`` per row (``noise`` and ``n_importance_samples``
+        are unused)."""
         z, log_det = self.transform(x)
         return standard_normal_log_prob(z) + log_det
 

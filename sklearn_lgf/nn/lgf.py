@@ -16,9 +16,9 @@ from collections.abc import Callable, Sequence
 import torch
 from torch import Tensor, nn
 
+from . import chunks
 from .activations import logaddexp
 from .bijections import Bijection
-from .evaluation import row_sample_budget
 from .flow import flow_steps, standard_normal_log_prob
 from .indexed import ConditionalGaussian, IndexedAffine, gaussian_log_prob_of_noise
 from .keyed_noise import keyed_standard_normal, row_keys
@@ -93,8 +93,9 @@ class LGF(DensityModel):
     """A stack of LGF layers (and plain bijections) onto a standard normal prior.
 
     ``layers`` is ordered from the data side; entries that are plain
-    :class:`Bijection` (order reversal, batch norm) carry no index. How the
-    intractable ``log p(x)`` is estimated is set by :attr:`monte_carlo`.
+    :class:`Bijection` (order reversal, batch norm) carry no index. How it
+    trains and validates is set by :attr:`monte_carlo`; how many draws
+    estimate the intractable ``log p(x)`` is an argument of each scoring call.
     """
 
     exact = False
@@ -222,40 +223,62 @@ class LGF(DensityModel):
             x.dtype,
         )
 
+    def row_sample_budget(self, device: torch.device) -> int:
+        """Rows x draws in memory at once when scoring on ``device``, for
+        networks of this model's width (see
+        :func:`~sklearn_lgf.nn.chunks.row_sample_budget`)."""
+        units = sum(m.out_features for m in self.modules() if isinstance(m, nn.Linear))
+        return chunks.row_sample_budget(device, units // max(1, self.n_indexed))
+
+    def scoring_layout(
+        self, device: torch.device, n_importance_samples: int | None = None
+    ) -> tuple[int, int]:
+        draws = _draws(n_importance_samples)
+        budget = self.row_sample_budget(device)
+        rows = max(1, budget // draws)
+        return rows, rows * min(draws, budget)
+
     def log_prob(
         self,
         x: Tensor,
         noise: Tensor | None = None,
         *,
+        n_importance_samples: int | None = None,
         max_row_samples: int | None = None,
     ) -> Tensor:
         """Importance-sampling estimate ``logsumexp_k log w_k - log K`` per row.
 
         It tends to ``log p(x)`` from below as ``K`` grows. ``noise``: the
         draws, as :meth:`tiled_log_weights` takes them (``None``: each row's
-        first ``monte_carlo.importance_samples`` of :meth:`importance_draws`).
+        first ``K = n_importance_samples`` of :meth:`importance_draws`).
         At most ``max_row_samples`` (default: the device's budget) draws per
         row are in memory at once; more are taken in slices and combined
         exactly.
         """
-        return self._over_draws(x, noise, max_row_samples, importance=True)
+        return self._over_draws(
+            x, noise, n_importance_samples, max_row_samples, importance=True
+        )
 
     def elbo(
         self,
         x: Tensor,
         noise: Tensor | None = None,
         *,
+        n_importance_samples: int | None = None,
         max_row_samples: int | None = None,
     ) -> Tensor:
         """The mean of ``log w_k`` over the draws: a Monte Carlo estimate of
         the evidence lower bound. Arguments as in :meth:`log_prob`."""
-        return self._over_draws(x, noise, max_row_samples, importance=False)
+        return self._over_draws(
+            x, noise, n_importance_samples, max_row_samples, importance=False
+        )
 
     def log_prob_and_std(
         self,
         x: Tensor,
         noise: Tensor | None = None,
         *,
+        n_importance_samples: int | None = None,
         max_row_samples: int | None = None,
     ) -> Tensor:
         """:meth:`log_prob` and its standard error per row, as ``(n, 2)``.
@@ -268,7 +291,12 @@ class LGF(DensityModel):
         of the posterior. The first column equals :meth:`log_prob` exactly.
         """
         return self._over_draws(
-            x, noise, max_row_samples, importance=True, with_std=True
+            x,
+            noise,
+            n_importance_samples,
+            max_row_samples,
+            importance=True,
+            with_std=True,
         )
 
     def log_weight_sums(self, x: Tensor, noise: Tensor) -> Tensor:
@@ -281,12 +309,13 @@ class LGF(DensityModel):
         self,
         x: Tensor,
         noise: Tensor | None,
+        n_importance_samples: int | None,
         max_row_samples: int | None,
         importance: bool,
         with_std: bool = False,
     ) -> Tensor:
-        budget = max_row_samples or row_sample_budget(x.device, self)
-        k = self.monte_carlo.importance_samples if noise is None else noise.shape[-3]
+        budget = max_row_samples or self.row_sample_budget(x.device)
+        k = _draws(n_importance_samples) if noise is None else noise.shape[-3]
         k_slice = min(k, budget)
         total: Tensor | None = None
         for start in range(0, k, k_slice):
@@ -330,7 +359,7 @@ class LGF(DensityModel):
         every part, so that the parts' draws differ.
         """
         n_draws = self.monte_carlo.validation_samples
-        budget = max_row_samples or row_sample_budget(x.device)
+        budget = max_row_samples or chunks.row_sample_budget(x.device)
         if generator is None:
             generator = self.validation_generator(x.device)
         k_slice = min(n_draws, budget)
@@ -365,6 +394,15 @@ class LGF(DensityModel):
             device=like.device,
             dtype=like.dtype,
         )
+
+
+def _draws(n_importance_samples: int | None) -> int:
+    """``n_importance_samples``, which an estimate from its own draws needs."""
+    if n_importance_samples is None:
+        raise ValueError(
+            "an LGF's estimate from its own draws needs n_importance_samples"
+        )
+    return n_importance_samples
 
 
 def build_lgf(

@@ -1,7 +1,9 @@
 """The interface every engine model offers, an exact flow and an LGF alike.
 
 Estimators hold a :class:`DensityModel` and use nothing else of it: they do
-not need to know whether its log-density is exact or estimated.
+not need to know whether its log-density is exact or estimated. The
+scoring-time settings (``n_importance_samples``) are arguments of each call;
+a model that computes its log-density exactly ignores them.
 """
 
 from __future__ import annotations
@@ -12,10 +14,12 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
+from .chunks import exact_chunk_rows, map_fixed_chunks
+
 
 @dataclass(frozen=True)
 class MonteCarlo:
-    """How a model with latent variables estimates what it cannot compute.
+    """How a model with latent variables trains and validates, set once per fit.
 
     An exact flow ignores all of it. For an LGF:
 
@@ -29,28 +33,19 @@ class MonteCarlo:
         than the ELBO as ``K`` grows, and equal to it for one draw.
     path_gradient
         Train on the path ("sticking the landing") gradient of the ELBO.
-    importance_samples
-        ``K`` of :meth:`DensityModel.log_prob` and :meth:`DensityModel.elbo`.
     validation_samples
         ``K`` of :meth:`DensityModel.validation_log_prob`.
     seed
         Seeds the scoring draws, which are keyed by each row's values (so a
         row's value does not depend on the batch, and different rows' errors
         are independent), and, plus one, the validation draws.
-    importance_tolerance
-        ``None``: every row's estimate uses all ``K`` draws. A number: each
-        row takes its draws in blocks and stops once its standard
-        error is at most this many nats (see
-        :func:`~sklearn_lgf.nn.evaluation.adaptive_log_prob_and_std`).
     """
 
     training_draws: int = 1
     path_gradient: bool = False
     training_objective: str = "elbo"
-    importance_samples: int = 100
     validation_samples: int = 5
     seed: int = 0
-    importance_tolerance: float | None = None
 
 
 def importance_estimate(
@@ -70,7 +65,9 @@ class DensityModel(nn.Module, metaclass=ABCMeta):
 
     ``log_prob`` and ``elbo`` take any number of rows at once and stay
     differentiable; :mod:`sklearn_lgf.nn.evaluation` applies them in
-    fixed-shape chunks for memory-bounded, batch-independent scoring.
+    fixed-shape chunks (:meth:`scoring_layout`) for memory-bounded,
+    batch-independent scoring. The defaults here are those of a model whose
+    log-density is exact; a model that estimates it overrides them.
     """
 
     features: int
@@ -79,17 +76,35 @@ class DensityModel(nn.Module, metaclass=ABCMeta):
     """Whether :meth:`log_prob` is exact (else an estimate from draws)."""
 
     @abstractmethod
-    def log_prob(self, x: Tensor, noise: Tensor | None = None) -> Tensor:
+    def log_prob(
+        self,
+        x: Tensor,
+        noise: Tensor | None = None,
+        *,
+        n_importance_samples: int | None = None,
+    ) -> Tensor:
         """``log p(x)`` per row: exact, or an importance-sampling estimate
         from the standard-normal draws ``noise``, ``(n, K, ...)`` for each
-        row or ``(K, ...)`` for all (``None``: each row's own
-        :meth:`importance_draws`)."""
+        row or ``(K, ...)`` for all (``None``: each row's own first
+        ``n_importance_samples`` of :meth:`importance_draws`)."""
 
-    def elbo(self, x: Tensor, noise: Tensor | None = None) -> Tensor:
+    def elbo(
+        self,
+        x: Tensor,
+        noise: Tensor | None = None,
+        *,
+        n_importance_samples: int | None = None,
+    ) -> Tensor:
         """A lower bound of ``log p(x)`` per row (exact flows: ``log p(x)``)."""
         return self.log_prob(x, noise)
 
-    def log_prob_and_std(self, x: Tensor, noise: Tensor | None = None) -> Tensor:
+    def log_prob_and_std(
+        self,
+        x: Tensor,
+        noise: Tensor | None = None,
+        *,
+        n_importance_samples: int | None = None,
+    ) -> Tensor:
         """:meth:`log_prob` and its Monte Carlo standard error per row, as
         ``(n, 2)`` (exact models: an error of 0)."""
         log_prob = self.log_prob(x, noise)
@@ -106,13 +121,23 @@ class DensityModel(nn.Module, metaclass=ABCMeta):
         deterministic sequence, ``(n, count, ...)`` (models that estimate)."""
         raise NotImplementedError(f"{type(self).__name__} draws nothing")
 
+    def scoring_layout(
+        self, device: torch.device, n_importance_samples: int | None = None
+    ) -> tuple[int, int]:
+        """Rows scored together in one fixed-shape chunk on ``device``, and
+        the rows of the model's input in one pass over such a chunk (an
+        estimate repeats each row for its ``n_importance_samples`` draws)."""
+        rows = exact_chunk_rows(device, sum(p.numel() for p in self.parameters()))
+        return rows, rows
+
     def validation_log_prob(
         self, x: Tensor, *, generator: torch.Generator | None = None
     ) -> Tensor:
-        """``log p(x)`` per row as early stopping should see it (an estimate
-        whose errors are independent across rows, for models that estimate,
-        drawn from ``generator``: ``None`` for :meth:`validation_generator`'s)."""
-        return self.log_prob(x)
+        """``log p(x)`` per row as early stopping should see it, memory
+        bounded (an estimate whose errors are independent across rows, for
+        models that estimate, drawn from ``generator``: ``None`` for
+        :meth:`validation_generator`'s)."""
+        return map_fixed_chunks(self.log_prob, x, self.scoring_layout(x.device)[0])
 
     def validation_generator(self, device: torch.device) -> torch.Generator | None:
         """A fresh generator for :meth:`validation_log_prob` (``None``: exact)."""
@@ -127,11 +152,6 @@ class DensityModel(nn.Module, metaclass=ABCMeta):
     @abstractmethod
     def generate(self, z: Tensor, generator: torch.Generator | None = None) -> Tensor:
         """Data from draws ``z`` of the standard normal base distribution."""
-
-    @property
-    def draws_per_row(self) -> int:
-        """Model passes per row when scoring (``K`` for an estimate, else 1)."""
-        return 1 if self.exact else self.monte_carlo.importance_samples
 
     @torch.no_grad()
     def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
