@@ -1,7 +1,7 @@
 """What model files of older formats need to score as they were trained.
 
-Since format 1 the state-dict keys of every model are unchanged, so no
-weight names need mapping. Format 1's affine steps computed another member
+The state-dict keys are those of format 1 and 2 alike, so no weight names
+need mapping. Format 1's affine steps computed another member
 of the same family of maps, ``z = (x - shift) * exp(-a)`` with ``a = 5
 tanh(raw / 5)``: :func:`restore_forms` gives a model loaded from such a file
 that form back. The engine's own transforms know nothing of it.

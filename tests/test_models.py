@@ -1,4 +1,4 @@
-"""Every engine model builder (every base step, flow and LGF), checked the
+"""Every engine model builder (every step, flow and LGF), checked the
 same way (zuko-style): the :class:`~sklearn_lgf.nn.DensityModel` interface,
 shapes, sampling then scoring, gradients reaching every parameter, and
 state-dict round trips."""
@@ -11,6 +11,9 @@ import pytest
 import torch
 
 from sklearn_lgf.nn import (
+    BASES,
+    CONDITIONERS,
+    UNIVARIATES,
     DensityModel,
     MonteCarlo,
     build_flow,
@@ -18,24 +21,31 @@ from sklearn_lgf.nn import (
     evaluation,
     train,
 )
-from sklearn_lgf.nn.flow import BASES
 from sklearn_lgf.nn.training import TrainingConfig
 
 FEATURES = 3
 SMALL = {"n_layers": 2, "hidden_layer_sizes": (8, 8)}
 LGF_SMALL = {"u_dim": 2, "pq_hidden_layer_sizes": (8,), "st_hidden_layer_sizes": (8,)}
+STEPS = list(itertools.product(CONDITIONERS, UNIVARIATES))
 
 
-def flow_builder(base: str, batch_norm: bool):
-    return lambda: build_flow(FEATURES, **SMALL, base=base, batch_norm=batch_norm)
+def flow_builder(conditioner: str, univariate: str, batch_norm: bool):
+    return lambda: build_flow(
+        FEATURES,
+        **SMALL,
+        conditioner=conditioner,
+        univariate=univariate,
+        batch_norm=batch_norm,
+    )
 
 
-def lgf_builder(base: str, indexing: str, batch_norm: bool):
+def lgf_builder(conditioner: str, univariate: str, indexing: str, batch_norm: bool):
     return lambda: build_lgf(
         FEATURES,
         **SMALL,
         **LGF_SMALL,
-        base=base,
+        conditioner=conditioner,
+        univariate=univariate,
         indexing=indexing,
         batch_norm=batch_norm,
     )
@@ -43,13 +53,13 @@ def lgf_builder(base: str, indexing: str, batch_norm: bool):
 
 BUILDERS = {
     **{
-        f"flow-{base}-bn{int(bn)}": flow_builder(base, bn)
-        for base, bn in itertools.product(BASES, (False, True))
+        f"flow-{c}-{u}-bn{int(bn)}": flow_builder(c, u, bn)
+        for (c, u), bn in itertools.product(STEPS, (False, True))
     },
     **{
-        f"lgf-{base}-{indexing}-bn{int(bn)}": lgf_builder(base, indexing, bn)
-        for base, indexing, bn in itertools.product(
-            BASES, ("affine", "conditioner"), (False, True)
+        f"lgf-{c}-{u}-{indexing}-bn{int(bn)}": lgf_builder(c, u, indexing, bn)
+        for (c, u), indexing, bn in itertools.product(
+            STEPS, ("affine", "conditioner"), (False, True)
         )
     },
 }
@@ -171,3 +181,34 @@ def test_a_rows_score_does_not_depend_on_its_place_in_the_chunk(features, sizes)
     whole = evaluation.log_prob(model, x)
     alone = torch.cat([evaluation.log_prob(model, x[i : i + 1]) for i in range(n_rows)])
     assert torch.equal(whole, alone)
+
+
+@pytest.mark.parametrize("base", sorted(BASES))
+@pytest.mark.parametrize("build", [build_flow, build_lgf])
+def test_base_builds_the_model_of_its_pair(base, build):
+    """``base`` is a name for a (conditioner, univariate) pair: the model it
+    builds is the pair's, parameter for parameter from the same seed."""
+    conditioner, univariate = BASES[base]
+    torch.manual_seed(0)
+    by_base = build(FEATURES, **SMALL, base=base)
+    torch.manual_seed(0)
+    by_pair = build(FEATURES, **SMALL, conditioner=conditioner, univariate=univariate)
+    assert repr(by_base) == repr(by_pair)
+    ours, theirs = by_base.state_dict(), by_pair.state_dict()
+    assert list(ours) == list(theirs)
+    assert all(torch.equal(ours[key], theirs[key]) for key in ours)
+
+
+def test_the_defaults_and_base_are_checked():
+    assert repr(build_flow(FEATURES, **SMALL)) == repr(
+        build_flow(FEATURES, **SMALL, base="made")
+    )
+    assert repr(build_lgf(FEATURES, **SMALL)) == repr(
+        build_lgf(FEATURES, **SMALL, base="spline")
+    )
+    with pytest.raises(ValueError, match="either base or conditioner"):
+        build_flow(FEATURES, base="made", univariate="spline")
+    with pytest.raises(ValueError, match="unknown base step 'maf'"):
+        build_lgf(FEATURES, base="maf")
+    with pytest.raises(ValueError, match="unknown conditioner 'conv'"):
+        build_lgf(FEATURES, conditioner="conv")
