@@ -95,9 +95,7 @@ def results(estimator, X_test, prefix):
         "score_samples": estimator.score_samples(X_test),
         "sample": estimator.sample(30, random_state=1),
         "loss_curve": np.asarray(estimator.loss_curve_, dtype=np.float64),
-        "validation_scores": np.asarray(
-            estimator.validation_scores_, dtype=np.float64
-        ),
+        "validation_scores": np.asarray(estimator.validation_scores_, dtype=np.float64),
         "n_iter": np.asarray(estimator.n_iter_),
         "location": np.asarray(estimator.location_),
         "scale": np.asarray(estimator.scale_),
@@ -129,9 +127,7 @@ def run(directory: Path, record: bool) -> int:
                     save_model(estimator, model_file)
                 else:
                     loaded = load_model(model_file)
-                    found.update(
-                        results(loaded, X_test, f"{name}/{source}/loaded")
-                    )
+                    found.update(results(loaded, X_test, f"{name}/{source}/loaded"))
                 if source == "array":
                     estimator.set_params(warm_start=True, max_iter=3)
                     estimator.fit(X)

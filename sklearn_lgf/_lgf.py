@@ -15,7 +15,7 @@ from sklearn.utils._param_validation import (
 
 from ._base import BaseFlowDensity, check_layer_sizes, draw_seeds, layer_sizes
 from ._docs import fill_doc
-from ._steps import ENGINE_BASE, resolve_step
+from ._steps import resolve_step
 from .nn import (
     CollapseDiagnostics,
     DensityModel,
@@ -222,11 +222,13 @@ class LGFDensity(BaseFlowDensity):
         check_layer_sizes("st_hidden_layer_sizes", self.st_hidden_layer_sizes)
 
     def _build_model(self, n_features: int) -> DensityModel:
+        conditioner, univariate = resolve_step(self, warn=False)
         return build_lgf(
             n_features,
             self.n_layers,
             layer_sizes(self.hidden_layer_sizes),
-            base=ENGINE_BASE[resolve_step(self, warn=False)],
+            conditioner=conditioner,
+            univariate=univariate,
             n_bins=self.n_bins,
             tail_bound=self.tail_bound,
             u_dim=self.u_dim,

@@ -8,7 +8,7 @@ import torch
 
 from ._base import BaseFlowDensity, layer_sizes
 from ._docs import fill_doc
-from ._steps import ENGINE_BASE, resolve_step
+from ._steps import resolve_step
 from .nn import DensityModel, build_flow
 
 
@@ -133,11 +133,13 @@ class MAFDensity(BaseFlowDensity):
         resolve_step(self, warn=True)
 
     def _build_model(self, n_features: int) -> DensityModel:
+        conditioner, univariate = resolve_step(self, warn=False)
         return build_flow(
             n_features,
             self.n_layers,
             layer_sizes(self.hidden_layer_sizes),
-            base=ENGINE_BASE[resolve_step(self, warn=False)],
+            conditioner=conditioner,
+            univariate=univariate,
             n_bins=self.n_bins,
             tail_bound=self.tail_bound,
             batch_norm=self.batch_norm,

@@ -22,11 +22,6 @@ BASE_STEPS: dict[str, tuple[str, str]] = {
     "spline-coupling": ("coupling", "spline"),
 }
 
-# The engine's name of each step, until its builders take the pair.
-ENGINE_BASE: dict[tuple[str, str], str] = {
-    step: base for base, step in BASE_STEPS.items()
-}
-
 
 def _defaults(estimator: Any) -> dict[str, Any]:
     parameters = inspect.signature(type(estimator).__init__).parameters

@@ -14,9 +14,8 @@ The file holds, under the keys below:
     The marker ``"sklearn-lgf-model"``.
 ``"format_version"``
     ``2``; files of a newer version are refused with a clear message. Files
-    of version 1 hold the same keys; their affine MADE and coupling steps
-    load in the form they were trained in (see
-    :class:`sklearn_lgf.nn.AffineStep`).
+    of version 1 hold the same keys; their affine steps load in the form
+    they were trained in (``sklearn_lgf._legacy``).
 ``"sklearn_lgf_version"``
     The version of the package that wrote the file (informational).
 ``"class"``
@@ -55,10 +54,10 @@ import torch
 from ._base import BaseFlowDensity
 from ._files import PathLike, atomic_writer
 from ._fitted_state import get_fitted_state, set_fitted_state
+from ._legacy import restore_forms
 from ._lgf import LGFDensity
 from ._maf import MAFDensity
 from ._steps import translate_base
-from .nn import use_shift_before_scale
 
 __all__ = ["FORMAT_MARKER", "FORMAT_VERSION", "load_model", "save_model"]
 
@@ -389,8 +388,7 @@ def _rebuild(payload: Any, device: str | None) -> MAFDensity | LGFDensity:
     try:
         estimator = cls(**params)
         set_fitted_state(estimator, fitted, state_dict)
-        if version == 1:
-            use_shift_before_scale(estimator.model_)
+        restore_forms(estimator.model_, version)
     except _NotAModelFile:
         raise
     except (TypeError, ValueError, RuntimeError, KeyError) as error:

@@ -1,9 +1,11 @@
 """Every bijection checked the same way, in float64: the inverse undoes the
-forward map, and the log-determinant equals the autograd Jacobian's."""
+forward map, and the log-determinant equals the autograd Jacobian's. The
+steps are every transform times every conditioner, with and without a
+context."""
 
 from __future__ import annotations
 
-import pickle
+import itertools
 from collections.abc import Callable
 
 import pytest
@@ -12,18 +14,24 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
+from sklearn_lgf._legacy import Format1Affine, restore_forms
 from sklearn_lgf.nn import (
+    CONDITIONERS,
     MADE,
-    AffineCoupling,
-    AffineStep,
+    UNIVARIATES,
+    Affine,
+    AutoregressiveStep,
     BatchNorm,
     Compose,
+    CouplingStep,
     IndexedAffine,
-    MaskedAffineAutoregressive,
+    MonotoneTransform,
     Reverse,
     build_flow,
+    build_lgf,
+    make_step,
+    make_univariate,
 )
-from sklearn_lgf.nn.splines import MaskedSplineAutoregressive, SplineCoupling
 
 U_DIM = 2
 
@@ -46,75 +54,86 @@ def _randomise(module: torch.nn.Module) -> torch.nn.Module:
     return module
 
 
-def _shift_before_scale(step: AffineStep) -> AffineStep:
-    """The affine step in the form of model files of format 1."""
-    step.shift_before_scale = True
-    return step
+# name -> factory(hidden_layer_sizes) of every transform, the engine's (by the
+# names of UNIVARIATES) and the legacy form of format 1; a tail bound of 2
+# puts some of the inputs (drawn from [-3, 3]) in the spline's tails.
+TRANSFORMS: dict[str, Callable[[tuple[int, ...]], MonotoneTransform]] = {
+    **{
+        name: (lambda hidden, name=name: make_univariate(name, hidden))
+        for name in UNIVARIATES
+    },
+    "spline_narrow": lambda hidden: make_univariate(
+        "spline", hidden, n_bins=4, tail_bound=2.0
+    ),
+    "format1_affine": lambda hidden: Format1Affine(),
+}
+
+# name -> (conditioner, hidden_layer_sizes, layer): both conditioners, a MADE
+# narrower than the data and both coupling masks.
+CONDITIONER_CASES = {
+    "autoregressive": ("autoregressive", (16, 16), 0),
+    "autoregressive_narrow": ("autoregressive", (1,), 0),
+    "coupling_even": ("coupling", (16,), 0),
+    "coupling_odd": ("coupling", (16,), 1),
+}
+
+
+def _step_factory(
+    transform: str, case: str, context: int
+) -> Callable[[int], torch.nn.Module]:
+    conditioner, hidden, layer = CONDITIONER_CASES[case]
+    return lambda d: make_step(
+        conditioner,
+        TRANSFORMS[transform](hidden),
+        d,
+        hidden,
+        context_features=context,
+        layer=layer,
+    )
 
 
 # name -> (factory(d) -> bijection, needs an index u as context)
 BIJECTIONS: dict[str, tuple[Callable[[int], torch.nn.Module], bool]] = {
-    "maf": (lambda d: MaskedAffineAutoregressive(d, (16, 16)), False),
-    "maf_narrow": (lambda d: MaskedAffineAutoregressive(d, (1,)), False),
-    "coupling_even": (lambda d: AffineCoupling(d, (16,), parity=0), False),
-    "coupling_odd": (lambda d: AffineCoupling(d, (16,), parity=1), False),
-    "maf_shift_before_scale": (
-        lambda d: _shift_before_scale(MaskedAffineAutoregressive(d, (16, 16))),
-        False,
-    ),
-    "coupling_shift_before_scale": (
-        lambda d: _shift_before_scale(AffineCoupling(d, (16,), parity=1)),
-        False,
-    ),
+    **{
+        f"{transform}-{case}{'-conditioned_on_u' if context else ''}": (
+            _step_factory(transform, case, context),
+            bool(context),
+        )
+        for transform, case, context in itertools.product(
+            TRANSFORMS, CONDITIONER_CASES, (0, U_DIM)
+        )
+    },
     "reverse": (lambda d: Reverse(), False),
     "batch_norm": (_batch_norm, False),
     "compose": (
         lambda d: build_flow(d, 3, (12,), batch_norm=True).transform.eval(),
         False,
     ),
-    "indexed_maf": (
-        lambda d: IndexedAffine(MaskedAffineAutoregressive(d, (16,)), d, U_DIM, (8,)),
+    "indexed_autoregressive": (
+        lambda d: IndexedAffine.dense(
+            make_step("autoregressive", Affine(), d, (16,)), d, U_DIM, (8,)
+        ),
         True,
     ),
-    "indexed_coupling": (
-        lambda d: IndexedAffine(AffineCoupling(d, (16,)), d, U_DIM, (8,)),
-        True,
-    ),
-    "maf_conditioned_on_u": (
-        lambda d: MaskedAffineAutoregressive(d, (16,), context_features=U_DIM),
-        True,
-    ),
-    "coupling_conditioned_on_u": (
-        lambda d: AffineCoupling(d, (16,), parity=1, context_features=U_DIM),
+    "indexed_coupling_spline": (
+        lambda d: IndexedAffine.dense(
+            make_step("coupling", make_univariate("spline", (16,)), d, (16,)),
+            d,
+            U_DIM,
+            (8,),
+        ),
         True,
     ),
     "compose_conditioned": (
         lambda d: Compose(
             [
-                IndexedAffine(MaskedAffineAutoregressive(d, (8,)), d, U_DIM, (8,)),
+                IndexedAffine.dense(
+                    make_step("autoregressive", Affine(), d, (8,)), d, U_DIM, (8,)
+                ),
                 Reverse(),
-                MaskedAffineAutoregressive(d, (8,), context_features=U_DIM),
+                make_step("autoregressive", Affine(), d, (8,), context_features=U_DIM),
             ]
         ),
-        True,
-    ),
-    "spline_maf": (lambda d: MaskedSplineAutoregressive(d, (16, 16)), False),
-    # A bound of 2 puts some of the inputs (drawn from [-3, 3]) in the tails.
-    "spline_maf_narrow": (
-        lambda d: MaskedSplineAutoregressive(d, (3,), n_bins=4, tail_bound=2.0),
-        False,
-    ),
-    "spline_coupling_even": (lambda d: SplineCoupling(d, (16,), parity=0), False),
-    "spline_coupling_odd": (
-        lambda d: SplineCoupling(d, (16,), parity=1, tail_bound=2.0),
-        False,
-    ),
-    "spline_maf_conditioned_on_u": (
-        lambda d: MaskedSplineAutoregressive(d, (16,), context_features=U_DIM),
-        True,
-    ),
-    "spline_coupling_conditioned_on_u": (
-        lambda d: SplineCoupling(d, (16,), parity=1, context_features=U_DIM),
         True,
     ),
 }
@@ -168,11 +187,13 @@ def test_made_jacobian_is_strictly_triangular(hidden, d, context):
     x = torch.randn(d, dtype=torch.float64)
     c = torch.randn(1, context, dtype=torch.float64) if context else None
     jac = torch.autograd.functional.jacobian(lambda v: made(v[None], c)[0], x)
-    assert jac.shape == (2, d, d)
+    assert jac.shape == (d, 2, d)  # output feature, parameter, input
+    jac = jac.movedim(1, 0)
     allowed = torch.ones(d, d).tril(-1).bool()
     assert (jac[:, ~allowed] == 0).all()
     # The masks themselves: paths from input j to output i exist iff j < i
-    # (every allowed path exists once each layer has a unit of every degree).
+    # (every allowed path exists once each layer has a unit of every degree);
+    # the output units are ordered by parameter, then feature.
     paths = torch.eye(context + d, dtype=torch.float64)
     for layer in made.layers:
         paths = layer.mask.double() @ paths
@@ -185,22 +206,22 @@ def test_made_jacobian_is_strictly_triangular(hidden, d, context):
 @pytest.mark.parametrize("hidden", [(32, 32), (3,), (7, 2, 5)])
 @pytest.mark.parametrize("d", [1, 2, 6])
 @pytest.mark.parametrize("context", [0, 3])
-@pytest.mark.parametrize("shift_before_scale", [False, True])
-def test_made_single_pass_inverse_matches_naive(hidden, d, context, shift_before_scale):
+@pytest.mark.parametrize("format1", [False, True])
+def test_made_single_pass_inverse_matches_naive(hidden, d, context, format1):
     """The incremental inverse equals d full passes of the network."""
     torch.manual_seed(1)
-    step = _randomise(MaskedAffineAutoregressive(d, hidden, context)).double()
-    step.shift_before_scale = shift_before_scale
+    univariate = Format1Affine() if format1 else Affine()
+    step = make_step("autoregressive", univariate, d, hidden, context_features=context)
+    step = _randomise(step).double()
     z = torch.randn(10, d, dtype=torch.float64)
     c = torch.randn(10, context, dtype=torch.float64) if context else None
     x = torch.zeros_like(z)
     for _ in range(d):
-        shift, raw = step.made(x, c).unbind(1)
-        bound = step.log_scale_bound
-        if shift_before_scale:
-            x = z * torch.exp(bound * torch.tanh(raw / bound)) + shift
+        shift, raw = step.made(x, c).unbind(-1)
+        if format1:
+            x = z * torch.exp(5 * torch.tanh(raw / 5)) + shift
         else:
-            x = (z - shift) * torch.exp(-raw / (1 + raw.abs() / bound))
+            x = (z - shift) * torch.exp(-raw / (1 + raw.abs() / 3))
     torch.testing.assert_close(step.inverse(z, c), x, rtol=1e-12, atol=1e-12)
 
 
@@ -214,24 +235,84 @@ def test_batch_norm_evaluation_ignores_the_scored_batch():
     )
 
 
-@pytest.mark.parametrize(
-    "make_step",
-    [
-        lambda: MaskedAffineAutoregressive(3, (8,)),
-        lambda: AffineCoupling(3, (8,), parity=1),
-    ],
-)
-def test_affine_step_pickled_before_the_form_flag_keeps_its_form(make_step):
-    """A step pickled before ``shift_before_scale`` existed has no such
-    attribute; it must compute the map it was trained with."""
+@pytest.mark.parametrize("conditioner", CONDITIONERS)
+@pytest.mark.parametrize("univariate", UNIVARIATES)
+def test_steps_take_images(conditioner, univariate):
+    """A step on ``(N, C, H, W)`` with an image-shaped context is the step on
+    the rows flattened over ``C H W``."""
     torch.manual_seed(0)
-    step = _randomise(make_step()).double()
-    x = torch.randn(6, 3, dtype=torch.float64)
-    step.shift_before_scale = True
-    legacy = step(x)
-    del step.__dict__["shift_before_scale"]
-    old = pickle.loads(pickle.dumps(step))
-    assert "shift_before_scale" not in old.__dict__
-    torch.testing.assert_close(old(x), legacy, rtol=0, atol=0)
-    step.shift_before_scale = False
-    assert not torch.allclose(step(x)[0], legacy[0])
+    shape, u_shape = (2, 3, 2), (1, 3, 2)
+    features, u_features = 12, 6
+    step = make_step(
+        conditioner,
+        make_univariate(univariate, (16,)),
+        features,
+        (16,),
+        context_features=u_features,
+        layer=1,
+    )
+    step = _randomise(step).double()
+    x = torch.randn(5, *shape, dtype=torch.float64)
+    u = torch.randn(5, *u_shape, dtype=torch.float64)
+    z, log_det = step(x, u)
+    flat_z, flat_log_det = step(x.flatten(1), u.flatten(1))
+    assert z.shape == x.shape
+    assert torch.equal(z.flatten(1), flat_z) and torch.equal(log_det, flat_log_det)
+    x_back = step.inverse(z, u)
+    assert x_back.shape == x.shape
+    assert torch.equal(x_back.flatten(1), step.inverse(flat_z, u.flatten(1)))
+
+
+def test_step_refuses_a_made_of_the_wrong_width():
+    with pytest.raises(ValueError, match="parameters per feature"):
+        AutoregressiveStep(make_univariate("spline", (8,)), MADE(3, (8,), 2))
+
+
+def test_unknown_names_are_refused():
+    with pytest.raises(ValueError, match="unknown conditioner 'conv'"):
+        make_step("conv", Affine(), 3, (8,))
+    with pytest.raises(ValueError, match="unknown univariate 'cubic'"):
+        make_univariate("cubic", (8,))
+    with pytest.raises(ValueError, match="unknown univariate 'cubic'"):
+        build_flow(3, univariate="cubic")
+
+
+@pytest.mark.parametrize("conditioner", CONDITIONERS)
+def test_format1_forms_replace_the_affine_transforms_only(conditioner):
+    """``restore_forms`` gives a model of a format-1 file format 1's affine
+    map, ``z = (x - shift) * exp(-5 tanh(raw / 5))``, and leaves its weights,
+    its spline steps and models of format 2 alone."""
+    torch.manual_seed(0)
+    model = build_lgf(3, 2, (8,), conditioner=conditioner, univariate="affine")
+    keys = list(model.state_dict())
+    restore_forms(model, 2)
+    assert sum(isinstance(m, Affine) for m in model.modules()) == 2
+    restore_forms(model, 1)
+    steps = [
+        m for m in model.modules() if isinstance(m, AutoregressiveStep | CouplingStep)
+    ]
+    assert len(steps) == 2
+    assert all(type(step.univariate) is Format1Affine for step in steps)
+    assert not any(isinstance(m, Affine) for m in model.modules())
+    assert list(model.state_dict()) == keys
+
+    step = _randomise(steps[0]).double()
+    x = torch.randn(4, 3, dtype=torch.float64)
+    flat = x if conditioner == "autoregressive" else x[:, step.changed]
+    params = (
+        step.made(x)
+        if conditioner == "autoregressive"
+        else step.conditioner(x[:, step.kept])
+    )
+    shift, raw = params.unbind(-1)
+    z, log_det = step(x)
+    expected = (flat - shift) * torch.exp(-5 * torch.tanh(raw / 5))
+    changed = z if conditioner == "autoregressive" else z[:, step.changed]
+    torch.testing.assert_close(changed, expected, rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(
+        log_det, -(5 * torch.tanh(raw / 5)).sum(-1), rtol=1e-12, atol=1e-12
+    )
+
+    spline = build_flow(3, 2, (8,), univariate="spline")
+    restore_forms(spline, 1)
+    assert not any(isinstance(m, Format1Affine) for m in spline.modules())

@@ -233,7 +233,7 @@ def test_cpu_scoring_chunks_shrink_with_the_networks(monkeypatch):
     """Wide networks get smaller CPU scoring chunks, within the budgets."""
     cpu = torch.device("cpu")
     small = build_lgf(2, 2, (8,), u_dim=1, pq_hidden_layer_sizes=(8,))
-    wide = build_lgf(43, 5, (512, 512), base="made", u_dim=10)
+    wide = build_lgf(43, 5, (512, 512), univariate="affine", u_dim=10)
     budget = chunks.ROW_SAMPLE_BUDGET["cpu"]
     assert small.row_sample_budget(cpu) == budget
     chunk = wide.row_sample_budget(cpu)

@@ -1,4 +1,4 @@
-"""Every engine model builder (every base step, flow and LGF), checked the
+"""Every engine model builder (every step, flow and LGF), checked the
 same way (zuko-style): the :class:`~sklearn_lgf.nn.DensityModel` interface,
 shapes, sampling then scoring, gradients reaching every parameter, and
 state-dict round trips."""
@@ -11,6 +11,8 @@ import pytest
 import torch
 
 from sklearn_lgf.nn import (
+    CONDITIONERS,
+    UNIVARIATES,
     DensityModel,
     MonteCarlo,
     build_flow,
@@ -18,24 +20,31 @@ from sklearn_lgf.nn import (
     evaluation,
     train,
 )
-from sklearn_lgf.nn.flow import BASES
 from sklearn_lgf.nn.training import TrainingConfig
 
 FEATURES = 3
 SMALL = {"n_layers": 2, "hidden_layer_sizes": (8, 8)}
 LGF_SMALL = {"u_dim": 2, "pq_hidden_layer_sizes": (8,), "st_hidden_layer_sizes": (8,)}
+STEPS = list(itertools.product(CONDITIONERS, UNIVARIATES))
 
 
-def flow_builder(base: str, batch_norm: bool):
-    return lambda: build_flow(FEATURES, **SMALL, base=base, batch_norm=batch_norm)
+def flow_builder(conditioner: str, univariate: str, batch_norm: bool):
+    return lambda: build_flow(
+        FEATURES,
+        **SMALL,
+        conditioner=conditioner,
+        univariate=univariate,
+        batch_norm=batch_norm,
+    )
 
 
-def lgf_builder(base: str, indexing: str, batch_norm: bool):
+def lgf_builder(conditioner: str, univariate: str, indexing: str, batch_norm: bool):
     return lambda: build_lgf(
         FEATURES,
         **SMALL,
         **LGF_SMALL,
-        base=base,
+        conditioner=conditioner,
+        univariate=univariate,
         indexing=indexing,
         batch_norm=batch_norm,
     )
@@ -43,13 +52,13 @@ def lgf_builder(base: str, indexing: str, batch_norm: bool):
 
 BUILDERS = {
     **{
-        f"flow-{base}-bn{int(bn)}": flow_builder(base, bn)
-        for base, bn in itertools.product(BASES, (False, True))
+        f"flow-{c}-{u}-bn{int(bn)}": flow_builder(c, u, bn)
+        for (c, u), bn in itertools.product(STEPS, (False, True))
     },
     **{
-        f"lgf-{base}-{indexing}-bn{int(bn)}": lgf_builder(base, indexing, bn)
-        for base, indexing, bn in itertools.product(
-            BASES, ("affine", "conditioner"), (False, True)
+        f"lgf-{c}-{u}-{indexing}-bn{int(bn)}": lgf_builder(c, u, indexing, bn)
+        for (c, u), indexing, bn in itertools.product(
+            STEPS, ("affine", "conditioner"), (False, True)
         )
     },
 }
@@ -184,3 +193,14 @@ def test_a_rows_score_does_not_depend_on_its_place_in_the_chunk(features, sizes)
     whole = score(x)
     alone = torch.cat([score(x[i : i + 1]) for i in range(n_rows)])
     assert torch.equal(whole, alone)
+
+
+def test_the_defaults_and_unknown_names_are_checked():
+    assert repr(build_flow(FEATURES, **SMALL)) == repr(
+        build_flow(FEATURES, **SMALL, conditioner="autoregressive", univariate="affine")
+    )
+    assert repr(build_lgf(FEATURES, **SMALL)) == repr(
+        build_lgf(FEATURES, **SMALL, conditioner="autoregressive", univariate="spline")
+    )
+    with pytest.raises(ValueError, match="unknown conditioner 'conv'"):
+        build_lgf(FEATURES, conditioner="conv")

@@ -7,22 +7,17 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
-from .affine import LOG_SCALE_BOUND
 from .bijections import HALF_LOG_TWO_PI, BatchNorm, Bijection, Compose, Reverse
-from .coupling import AffineCoupling
-from .made import MaskedAffineAutoregressive
+from .conditioners import CONDITIONERS
 from .model import DensityModel, MonteCarlo
-from .splines import (
+from .steps import AutoregressiveStep, make_step
+from .transforms import (
     DEFAULT_BINS,
     DEFAULT_TAIL_BOUND,
-    MaskedSplineAutoregressive,
-    SplineCoupling,
+    LOG_SCALE_BOUND,
+    UNIVARIATES,
+    make_univariate,
 )
-
-BASES = ("made", "coupling", "spline", "spline-coupling")
-"""The base steps: affine or rational-quadratic spline transforms, each with
-an autoregressive (MADE) or a coupling conditioner."""
-AUTOREGRESSIVE_BASES = ("made", "spline")
 
 
 def standard_normal_log_prob(z: Tensor) -> Tensor:
@@ -64,61 +59,58 @@ class Flow(DensityModel):
 def flow_steps(
     features: int,
     n_layers: int,
-    base: str,
     hidden_layer_sizes: Sequence[int],
     *,
+    conditioner: str = "autoregressive",
+    univariate: str = "affine",
     batch_norm: bool = False,
     context_features: int = 0,
     log_scale_bound: float = LOG_SCALE_BOUND,
     n_bins: int = DEFAULT_BINS,
     tail_bound: float = DEFAULT_TAIL_BOUND,
 ) -> list[list[Bijection]]:
-    """The steps of a MAF (``base="made"``), a RealNVP (``"coupling"``) or a
-    neural spline flow (``"spline"``: autoregressive, ``"spline-coupling"``).
+    """The steps of a MAF (``conditioner="autoregressive"``,
+    ``univariate="affine"``), a RealNVP (``"coupling"``, ``"affine"``) or a
+    neural spline flow (``univariate="spline"``, either conditioner).
 
     Returns one list per layer: the layer's main step first, then the batch
     norm and the order reversal that follow it (none after the last layer);
     coupling steps alternate their masks instead of reversing the order.
     ``context_features`` are extra inputs of every step's conditioner;
-    ``n_bins`` and ``tail_bound`` shape the spline steps.
+    ``log_scale_bound`` shapes the affine transform, ``n_bins`` and
+    ``tail_bound`` the spline (see
+    :func:`~sklearn_lgf.nn.transforms.make_univariate`).
     """
-    if base not in BASES:
-        raise ValueError(
-            f"unknown base step {base!r}; use one of {', '.join(map(repr, BASES))}"
-        )
+    for name, value, names in (
+        ("conditioner", conditioner, CONDITIONERS),
+        ("univariate", univariate, UNIVARIATES),
+    ):
+        if value not in names:
+            raise ValueError(
+                f"unknown {name} {value!r}; use one of {', '.join(map(repr, names))}"
+            )
     layers: list[list[Bijection]] = []
     for index in range(n_layers):
-        step: Bijection
-        if base == "made":
-            step = MaskedAffineAutoregressive(
-                features, hidden_layer_sizes, context_features, log_scale_bound
-            )
-        elif base == "coupling":
-            step = AffineCoupling(
-                features,
-                hidden_layer_sizes,
-                index % 2,
-                context_features,
-                log_scale_bound,
-            )
-        elif base == "spline":
-            step = MaskedSplineAutoregressive(
-                features, hidden_layer_sizes, context_features, n_bins, tail_bound
-            )
-        else:
-            step = SplineCoupling(
-                features,
-                hidden_layer_sizes,
-                index % 2,
-                context_features,
-                n_bins,
-                tail_bound,
-            )
+        transform = make_univariate(
+            univariate,
+            hidden_layer_sizes,
+            log_scale_bound=log_scale_bound,
+            n_bins=n_bins,
+            tail_bound=tail_bound,
+        )
+        step = make_step(
+            conditioner,
+            transform,
+            features,
+            hidden_layer_sizes,
+            context_features=context_features,
+            layer=index,
+        )
         extras: list[Bijection] = []
         if index < n_layers - 1:
             if batch_norm:
                 extras.append(BatchNorm(features))
-            if base in AUTOREGRESSIVE_BASES:
+            if isinstance(step, AutoregressiveStep):
                 extras.append(Reverse())
         layers.append([step, *extras])
     return layers
@@ -129,7 +121,8 @@ def build_flow(
     n_layers: int = 5,
     hidden_layer_sizes: Sequence[int] = (100, 100),
     *,
-    base: str = "made",
+    conditioner: str = "autoregressive",
+    univariate: str = "affine",
     n_bins: int = DEFAULT_BINS,
     tail_bound: float = DEFAULT_TAIL_BOUND,
     batch_norm: bool = False,
@@ -138,13 +131,16 @@ def build_flow(
     """A MAF, RealNVP or neural spline flow (see :func:`flow_steps`), with
     alternating orders/masks between layers.
 
-    The arguments and defaults are those of :class:`~sklearn_lgf.MAFDensity`.
+    ``conditioner`` and ``univariate`` choose the step (see
+    :func:`flow_steps`); the arguments and defaults are those of
+    :class:`~sklearn_lgf.MAFDensity`.
     """
     steps = flow_steps(
         features,
         n_layers,
-        base,
         hidden_layer_sizes,
+        conditioner=conditioner,
+        univariate=univariate,
         batch_norm=batch_norm,
         log_scale_bound=log_scale_bound,
         n_bins=n_bins,

@@ -1,4 +1,11 @@
-"""Indexed bijections G(x; u) and the conditional Gaussians p(u | .) and q(u | .)."""
+"""Indexed bijections G(x; u) and the conditional Gaussians p(u | .) and q(u | .).
+
+Nothing here assumes a flat feature axis: ``x`` and ``u`` may be rows
+``(N, D)`` or images ``(N, C, H, W)``, and each layer's ``u`` has the size
+its own networks give it. A network's output holds its two halves (raw
+log-scale and shift, or mean and raw log-std) one after the other along
+axis 1, as an MLP's ``2 D`` outputs or a conv net's ``2 C`` channels.
+"""
 
 from __future__ import annotations
 
@@ -15,29 +22,42 @@ from .mlp import mlp
 class IndexedAffine(Bijection):
     """``G(x; u) = s(u) * g(x) + t(u)`` with ``s = exp(a)``, ``a`` soft-clamped.
 
-    ``log|det dG/dx| = log|det Dg(x)| + sum_i a_i(u)``. ``s`` and ``t`` come
-    from one tanh MLP of ``u`` with torch's default initialisation, as in the
-    authors' code: a zero-initialised last layer would make ``G`` independent
-    of ``u`` at the start, so the gradient that teaches ``q`` to use ``u``
-    would vanish and training would start on the collapsed solution.
-    The index ``u`` travels as the bijection's ``context``.
+    ``log|det dG/dx| = log|det Dg(x)| + sum_i a_i(u)``. ``scale_shift``
+    maps ``u`` to the raw ``a`` and ``t``, each of the shape of ``x``, one
+    after the other along axis 1. The index ``u`` travels as the
+    bijection's ``context``.
     """
 
     def __init__(
         self,
         base: Bijection,
-        features: int,
-        u_dim: int,
-        hidden_layer_sizes: Sequence[int],
+        scale_shift: nn.Module,
         log_scale_bound: float = 5.0,
     ) -> None:
         super().__init__()
         self.base = base
         self.log_scale_bound = log_scale_bound
-        self.scale_shift = mlp(u_dim, hidden_layer_sizes, 2 * features, activation=Tanh)
+        self.scale_shift = scale_shift
+
+    @classmethod
+    def dense(
+        cls,
+        base: Bijection,
+        features: int,
+        u_dim: int,
+        hidden_layer_sizes: Sequence[int],
+        log_scale_bound: float = 5.0,
+    ) -> IndexedAffine:
+        """``s`` and ``t`` from one tanh MLP of ``u``, with torch's default
+        initialisation, as in the authors' code: a zero-initialised last
+        layer would make ``G`` independent of ``u`` at the start, so the
+        gradient that teaches ``q`` to use ``u`` would vanish and training
+        would start on the collapsed solution."""
+        net = mlp(u_dim, hidden_layer_sizes, 2 * features, activation=Tanh)
+        return cls(base, net, log_scale_bound)
 
     def _log_scale_shift(self, u: Tensor) -> tuple[Tensor, Tensor]:
-        raw, shift = self.scale_shift(u).chunk(2, dim=-1)
+        raw, shift = self.scale_shift(u).chunk(2, dim=1)
         return soft_clamp(raw, self.log_scale_bound), shift
 
     def forward(
@@ -47,7 +67,7 @@ class IndexedAffine(Bijection):
             raise ValueError("IndexedAffine needs the index u as context")
         g, log_det = self.base(x)
         log_scale, shift = self._log_scale_shift(context)
-        return g * log_scale.exp() + shift, log_det + log_scale.sum(-1)
+        return g * log_scale.exp() + shift, log_det + log_scale.flatten(1).sum(-1)
 
     def forward_expanded(
         self, x: Tensor, u: Tensor, expand: Callable[[Tensor], Tensor]
@@ -60,7 +80,10 @@ class IndexedAffine(Bijection):
         """
         g, log_det = self.base(x)
         log_scale, shift = self._log_scale_shift(u)
-        return expand(g) * log_scale.exp() + shift, expand(log_det) + log_scale.sum(-1)
+        return (
+            expand(g) * log_scale.exp() + shift,
+            expand(log_det) + log_scale.flatten(1).sum(-1),
+        )
 
     def inverse(self, z: Tensor, context: Tensor | None = None) -> Tensor:
         if context is None:
@@ -70,24 +93,34 @@ class IndexedAffine(Bijection):
 
 
 class ConditionalGaussian(nn.Module):
-    """Mean-field Gaussian over ``u`` whose mean and log-std are an MLP of a condition.
+    """Mean-field Gaussian over ``u`` whose mean and log-std a network computes
+    from a condition.
 
-    The log-std is soft-clamped to ``(-log_std_bound, log_std_bound)``.
+    ``net`` maps the condition to the mean and the raw log-std, each of the
+    shape of ``u``, one after the other along axis 1. The log-std is
+    soft-clamped to ``(-log_std_bound, log_std_bound)``.
     """
 
-    def __init__(
-        self,
+    def __init__(self, net: nn.Module, log_std_bound: float = 5.0) -> None:
+        super().__init__()
+        self.log_std_bound = log_std_bound
+        self.net = net
+
+    @classmethod
+    def dense(
+        cls,
         condition_features: int,
         u_dim: int,
         hidden_layer_sizes: Sequence[int],
         log_std_bound: float = 5.0,
-    ) -> None:
-        super().__init__()
-        self.log_std_bound = log_std_bound
-        self.net = mlp(condition_features, hidden_layer_sizes, 2 * u_dim, Tanh)
+    ) -> ConditionalGaussian:
+        """The Gaussian whose parameters a tanh MLP of the condition gives."""
+        return cls(
+            mlp(condition_features, hidden_layer_sizes, 2 * u_dim, Tanh), log_std_bound
+        )
 
     def mean_log_std(self, condition: Tensor) -> tuple[Tensor, Tensor]:
-        mean, raw = self.net(condition).chunk(2, dim=-1)
+        mean, raw = self.net(condition).chunk(2, dim=1)
         return mean, soft_clamp(raw, self.log_std_bound)
 
     def log_prob(self, u: Tensor, condition: Tensor) -> Tensor:
@@ -106,5 +139,5 @@ class ConditionalGaussian(nn.Module):
 
 
 def gaussian_log_prob_of_noise(eps: Tensor, log_std: Tensor) -> Tensor:
-    """Log-density of ``u = mean + exp(log_std) * eps`` at that ``u``, row-wise."""
-    return (-0.5 * eps.square() - log_std - HALF_LOG_TWO_PI).sum(-1)
+    """Log-density of ``u = mean + exp(log_std) * eps`` at that ``u``, per row."""
+    return (-0.5 * eps.square() - log_std - HALF_LOG_TWO_PI).flatten(1).sum(-1)

@@ -23,7 +23,7 @@ from .flow import flow_steps, standard_normal_log_prob
 from .indexed import ConditionalGaussian, IndexedAffine, gaussian_log_prob_of_noise
 from .keyed_noise import keyed_standard_normal, row_keys
 from .model import DensityModel, MonteCarlo, importance_estimate
-from .splines import DEFAULT_BINS, DEFAULT_TAIL_BOUND
+from .transforms import DEFAULT_BINS, DEFAULT_TAIL_BOUND
 
 INDEXINGS = ("affine", "conditioner")
 
@@ -410,7 +410,8 @@ def build_lgf(
     n_layers: int = 5,
     hidden_layer_sizes: Sequence[int] = (32, 32),
     *,
-    base: str = "spline",
+    conditioner: str = "autoregressive",
+    univariate: str = "spline",
     n_bins: int = DEFAULT_BINS,
     tail_bound: float = DEFAULT_TAIL_BOUND,
     u_dim: int = 4,
@@ -420,14 +421,16 @@ def build_lgf(
     batch_norm: bool = False,
     log_scale_bound: float = 5.0,
 ) -> LGF:
-    """An LGF-MAF (``base="made"``), LGF-RealNVP (``"coupling"``) or LGF-NSF
-    (``"spline"`` or ``"spline-coupling"``); see :func:`~.flow.flow_steps`.
+    """An LGF-MAF (``univariate="affine"``), LGF-RealNVP (``"affine"`` with
+    ``conditioner="coupling"``) or LGF-NSF (``univariate="spline"``); see
+    :func:`~.flow.flow_steps`.
 
-    The arguments and defaults are those of :class:`~sklearn_lgf.LGFDensity`;
-    ``log_scale_bound`` bounds ``log s(u)`` (the base steps keep theirs).
+    ``conditioner`` and ``univariate`` choose the step; the other arguments
+    and defaults are those of :class:`~sklearn_lgf.LGFDensity`;
+    ``log_scale_bound`` bounds ``log s(u)`` (the steps keep theirs).
     ``indexing="affine"``: ``G(x; u) = s(u) * g(x) + t(u)`` with ``s`` and
     ``t`` from an MLP of ``u`` of widths ``st_hidden_layer_sizes``;
-    ``"conditioner"``: ``u`` is fed into the base step's conditioner instead
+    ``"conditioner"``: ``u`` is fed into the step's conditioner instead
     (the paper's alternative indexing).
     """
     if indexing not in INDEXINGS:
@@ -438,8 +441,9 @@ def build_lgf(
     steps = flow_steps(
         features,
         n_layers,
-        base,
         hidden_layer_sizes,
+        conditioner=conditioner,
+        univariate=univariate,
         batch_norm=batch_norm,
         context_features=u_dim if concat_u else 0,
         n_bins=n_bins,
@@ -450,15 +454,17 @@ def build_lgf(
         bijection = (
             step
             if concat_u
-            else IndexedAffine(
+            else IndexedAffine.dense(
                 step, features, u_dim, st_hidden_layer_sizes, log_scale_bound
             )
         )
         layers.append(
             LGFLayer(
                 bijection,
-                prior=ConditionalGaussian(features, u_dim, pq_hidden_layer_sizes),
-                posterior=ConditionalGaussian(features, u_dim, pq_hidden_layer_sizes),
+                prior=ConditionalGaussian.dense(features, u_dim, pq_hidden_layer_sizes),
+                posterior=ConditionalGaussian.dense(
+                    features, u_dim, pq_hidden_layer_sizes
+                ),
             )
         )
         layers.extend(extras)

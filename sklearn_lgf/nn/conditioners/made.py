@@ -1,4 +1,4 @@
-"""MADE (Germain et al. 2015) and the affine autoregressive step of MAF.
+"""MADE (Germain et al. 2015): the conditioner of autoregressive steps.
 
 Hidden units get *sorted* sequential degrees: the same multiset of degrees as
 MADE's sequential assignment, laid out so that the units of each degree form
@@ -15,8 +15,6 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .affine import LOG_SCALE_BOUND, AffineStep
-
 
 def hidden_degrees(width: int, features: int, min_degree: int) -> Tensor:
     """Sorted degrees in ``[min_degree, features - 1]``, spread evenly."""
@@ -31,9 +29,9 @@ class MaskedLinear(nn.Linear):
 
     def __init__(self, mask: Tensor, bias: bool = True) -> None:
         # torch's default initialisation over the full fan-in, as in MADE's
-        # reference implementations (zuko, nflows, the LGF authors' code).
-        # Rescaling to each unit's masked fan-in made the first outputs huge
-        # for narrow MADEs (a first-epoch loss of 3.7e10 on digits).
+        # reference implementations (zuko, nflows, the LGF authors' code):
+        # rescaled to each unit's masked fan-in, a narrow MADE's first
+        # outputs are huge.
         super().__init__(mask.shape[1], mask.shape[0], bias=bias)
         self.register_buffer("mask", mask.to(self.weight.dtype))
 
@@ -46,7 +44,12 @@ class MADE(nn.Module):
 
     Output ``j`` of feature ``i`` depends only on features ``< i`` (in the
     given order) and on the optional ``context``, which every unit may see.
-    Outputs are laid out as ``(batch, params_per_feature, features)``.
+    It takes rows ``(batch, features)`` and a context of any shape with
+    ``context_features`` entries per row, and returns the parameters as
+    ``(batch, features, params_per_feature)``, the layout a
+    :class:`~sklearn_lgf.nn.transforms.MonotoneTransform` takes. The output
+    layer orders its units by parameter (every feature's first parameter,
+    then every feature's second, ...); the result is a view of it.
     """
 
     def __init__(
@@ -83,11 +86,13 @@ class MADE(nn.Module):
         self.layers = nn.ModuleList(layers)
 
     def forward(self, x: Tensor, context: Tensor | None = None) -> Tensor:  # type: ignore[override]
-        h = x if context is None else torch.cat([context, x], dim=-1)
+        h = x if context is None else torch.cat([context.flatten(1), x], dim=-1)
         for layer in self.layers[:-1]:
             h = self.activation(layer(h))
         out = self.layers[-1](h)
-        return out.view(x.shape[0], self.params_per_feature, self.features)
+        return out.view(x.shape[0], self.params_per_feature, self.features).movedim(
+            1, -1
+        )
 
     @torch.no_grad()
     def autoregressive_inverse(
@@ -116,7 +121,9 @@ class MADE(nn.Module):
         biases = [layer.bias for layer in self.layers]
         c = self.context_features
         if context is not None:
-            first_from_context = F.linear(context, weights[0][:, :c], biases[0])
+            first_from_context = F.linear(
+                context.flatten(1), weights[0][:, :c], biases[0]
+            )
         else:
             first_from_context = biases[0].expand(n, -1)
         # Output row p * d + i holds parameter p of feature i.
@@ -150,37 +157,3 @@ class MADE(nn.Module):
                 params = out_b[:, i].expand(n, -1)
             x[:, i] = invert_feature(z[:, i], params)
         return x
-
-
-class MaskedAffineAutoregressive(AffineStep):
-    """MAF step: ``z_i = x_i * exp(a_i(x_<i)) + b_i(x_<i)``.
-
-    ``a`` is clamped to ``(-log_scale_bound, log_scale_bound)`` by
-    :func:`~sklearn_lgf.nn.affine.rational_clamp`; see
-    :class:`~sklearn_lgf.nn.affine.AffineStep` for the form of older models.
-    """
-
-    def __init__(
-        self,
-        features: int,
-        hidden_layer_sizes: Sequence[int],
-        context_features: int = 0,
-        log_scale_bound: float = LOG_SCALE_BOUND,
-    ) -> None:
-        super().__init__()
-        self.made = MADE(features, hidden_layer_sizes, 2, context_features)
-        self.log_scale_bound = log_scale_bound
-        self.shift_before_scale = False
-
-    def forward(
-        self, x: Tensor, context: Tensor | None = None
-    ) -> tuple[Tensor, Tensor]:
-        shift, raw = self.made(x, context).unbind(1)
-        z, log_slope = self.to_latent(x, shift, raw)
-        return z, log_slope.sum(-1)
-
-    def inverse(self, z: Tensor, context: Tensor | None = None) -> Tensor:
-        def invert_feature(z_i: Tensor, params: Tensor) -> Tensor:
-            return self.to_data(z_i, params[:, 0], params[:, 1])
-
-        return self.made.autoregressive_inverse(z, invert_feature, context)

@@ -1,4 +1,4 @@
-"""Monotonic rational-quadratic spline bijections (Neural Spline Flows).
+"""The monotonic rational-quadratic spline transform (Neural Spline Flows).
 
 Durkan, Bekasov, Murray and Papamakarios (2019) replace the affine map of a
 MAF or coupling step by a monotonic rational-quadratic (RQ) spline on
@@ -26,11 +26,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from .activations import softplus
-from .bijections import Bijection
-from .coupling import parity_split
-from .made import MADE
-from .mlp import mlp
+from ..activations import softplus
+from .base import MonotoneTransform
 
 DEFAULT_BINS = 8
 DEFAULT_TAIL_BOUND = 3.0
@@ -72,8 +69,8 @@ def rational_quadratic_knots(
 
 def _softmax(logits: Tensor) -> Tensor:
     """Softmax over the last dimension, written out: torch's kernel loops
-    over rows, which for a few bins per row took twice as long, backward
-    included (the shift is detached: the softmax does not depend on it)."""
+    over rows, which is slow for the few bins of a row (the shift is
+    detached: the softmax does not depend on it)."""
     shifted = logits - logits.amax(dim=-1, keepdim=True).detach()
     weights = shifted.exp()
     return weights / weights.sum(dim=-1, keepdim=True)
@@ -223,7 +220,7 @@ def rational_quadratic_spline(
     return output, log_derivative
 
 
-def _logit_scale(hidden_layer_sizes: Sequence[int]) -> float:
+def spline_logit_scale(hidden_layer_sizes: Sequence[int]) -> float:
     """``1 / sqrt(last hidden width)``, as ``nflows`` scales the bin logits.
 
     Shrinking the logits the conditioner starts with makes the first bins
@@ -235,134 +232,55 @@ def _logit_scale(hidden_layer_sizes: Sequence[int]) -> float:
     return 1 / math.sqrt(hidden_layer_sizes[-1]) if hidden_layer_sizes else 1.0
 
 
-def _spline_from_outputs(
-    x: Tensor,
-    params: Tensor,
-    n_bins: int,
-    tail_bound: float,
-    logit_scale: float,
-    inverse: bool = False,
-) -> tuple[Tensor, Tensor]:
-    """The spline whose parameters are conditioner outputs ``(..., 3K - 1)``:
-    ``K`` width logits, ``K`` height logits, ``K - 1`` derivative logits."""
-    k = n_bins
-    return rational_quadratic_spline(
-        x,
-        params[..., :k] * logit_scale,
-        params[..., k : 2 * k] * logit_scale,
-        params[..., 2 * k :],
-        tail_bound,
-        inverse=inverse,
-    )
+class RationalQuadraticSpline(MonotoneTransform):
+    """A monotonic RQ spline on ``[-tail_bound, tail_bound]`` with ``n_bins``
+    bins, the identity outside (see :func:`rational_quadratic_spline`).
 
-
-class MaskedSplineAutoregressive(Bijection):
-    """Autoregressive RQ spline step: ``z_i = g(x_i; theta_i(x_<i))``.
-
-    A MADE gives ``3K - 1`` spline parameters per feature (``K`` widths, ``K``
-    heights, ``K - 1`` interior derivatives), depending on the features
-    before it in the natural order and on the optional context. ``forward``
-    (data to latent, the density direction) is one network pass; ``inverse``
-    solves feature by feature with :meth:`MADE.autoregressive_inverse`.
+    Its ``3 K - 1`` parameters per element are ``K`` width logits, ``K``
+    height logits (both multiplied by ``logit_scale``, see
+    :func:`spline_logit_scale`) and ``K - 1`` interior derivative logits.
     """
+
+    packing = "feature"
 
     def __init__(
         self,
-        features: int,
-        hidden_layer_sizes: Sequence[int],
-        context_features: int = 0,
         n_bins: int = DEFAULT_BINS,
         tail_bound: float = DEFAULT_TAIL_BOUND,
+        logit_scale: float = 1.0,
     ) -> None:
         super().__init__()
         if n_bins < 1:
             raise ValueError(f"n_bins must be at least 1, got {n_bins}.")
         self.n_bins = n_bins
         self.tail_bound = tail_bound
-        self.logit_scale = _logit_scale(hidden_layer_sizes)
-        self.made = MADE(features, hidden_layer_sizes, 3 * n_bins - 1, context_features)
+        self.logit_scale = logit_scale
+        self.params_per_feature = 3 * n_bins - 1
 
-    def forward(
-        self, x: Tensor, context: Tensor | None = None
+    def _spline(
+        self, x: Tensor, params: Tensor, inverse: bool
     ) -> tuple[Tensor, Tensor]:
-        # MADE lays its outputs out as (batch, parameter, feature).
-        params = self.made(x, context).transpose(1, 2).contiguous()
-        z, log_derivative = _spline_from_outputs(
-            x, params, self.n_bins, self.tail_bound, self.logit_scale
-        )
-        return z, log_derivative.sum(-1)
-
-    def inverse(self, z: Tensor, context: Tensor | None = None) -> Tensor:
-        def invert_feature(z_i: Tensor, params: Tensor) -> Tensor:
-            return _spline_from_outputs(
-                z_i, params, self.n_bins, self.tail_bound, self.logit_scale, True
-            )[0]
-
-        return self.made.autoregressive_inverse(z, invert_feature, context)
-
-
-class SplineCoupling(Bijection):
-    """Coupling step whose changed features get an RQ spline.
-
-    The features with index parity ``parity`` (``A``) pass through unchanged;
-    each of the others gets a spline whose ``3K - 1`` parameters an MLP
-    computes from ``x_A`` and the optional context. Like :class:`AffineCoupling`
-    the conditioner keeps torch's default initialisation.
-    """
-
-    kept: Tensor
-    changed: Tensor
-
-    def __init__(
-        self,
-        features: int,
-        hidden_layer_sizes: Sequence[int],
-        parity: int = 0,
-        context_features: int = 0,
-        n_bins: int = DEFAULT_BINS,
-        tail_bound: float = DEFAULT_TAIL_BOUND,
-    ) -> None:
-        super().__init__()
-        if n_bins < 1:
-            raise ValueError(f"n_bins must be at least 1, got {n_bins}.")
-        kept, changed = parity_split(features, parity)
-        self.register_buffer("kept", kept)
-        self.register_buffer("changed", changed)
-        self.n_bins = n_bins
-        self.tail_bound = tail_bound
-        self.logit_scale = _logit_scale(hidden_layer_sizes)
-        self.conditioner = mlp(
-            len(self.kept) + context_features,
-            hidden_layer_sizes,
-            (3 * n_bins - 1) * len(self.changed),
-        )
-
-    def _params(self, kept: Tensor, context: Tensor | None) -> Tensor:
-        h = kept if context is None else torch.cat([context, kept], dim=-1)
-        return self.conditioner(h).view(
-            kept.shape[0], len(self.changed), 3 * self.n_bins - 1
-        )
-
-    def _transform(
-        self, v: Tensor, context: Tensor | None, inverse: bool
-    ) -> tuple[Tensor, Tensor]:
-        params = self._params(v[:, self.kept], context)
-        out, log_derivative = _spline_from_outputs(
-            v[:, self.changed],
-            params,
-            self.n_bins,
+        k = self.n_bins
+        return rational_quadratic_spline(
+            x,
+            params[..., :k] * self.logit_scale,
+            params[..., k : 2 * k] * self.logit_scale,
+            params[..., 2 * k :],
             self.tail_bound,
-            self.logit_scale,
-            inverse,
+            inverse=inverse,
         )
-        result = v.clone()
-        result[:, self.changed] = out
-        return result, log_derivative.sum(-1)
 
-    def forward(
-        self, x: Tensor, context: Tensor | None = None
-    ) -> tuple[Tensor, Tensor]:
-        return self._transform(x, context, inverse=False)
+    def forward(self, x: Tensor, params: Tensor) -> tuple[Tensor, Tensor]:  # type: ignore[override]
+        # An autoregressive conditioner hands every element's parameters over
+        # laid out by parameter; the knots are reduced over each element's
+        # bins, in a copy that holds them side by side.
+        return self._spline(x, params.contiguous(), inverse=False)
 
-    def inverse(self, z: Tensor, context: Tensor | None = None) -> Tensor:
-        return self._transform(z, context, inverse=True)[0]
+    def inverse(self, y: Tensor, params: Tensor) -> Tensor:
+        return self._spline(y, params, inverse=True)[0]
+
+    def extra_repr(self) -> str:
+        return (
+            f"n_bins={self.n_bins}, tail_bound={self.tail_bound}, "
+            f"logit_scale={self.logit_scale:.4g}"
+        )

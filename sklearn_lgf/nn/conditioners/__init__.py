@@ -1,0 +1,54 @@
+"""Conditioners: what computes a step's parameters.
+
+A step applies a :class:`~sklearn_lgf.nn.transforms.MonotoneTransform` to
+the elements it changes, with parameters that a conditioner computes from
+the elements the transform may depend on and the optional context (the
+LGF's index ``u``, when it indexes the conditioner). Every conditioner
+returns the parameters with the shape of the changed elements plus a last
+axis of the transform's ``params_per_feature``, so any transform fits any
+conditioner:
+
+- autoregressive (:class:`~sklearn_lgf.nn.steps.AutoregressiveStep`): a
+  :class:`MADE` maps the rows ``(N, D)`` (images are flattened to ``D = C H
+  W`` and back) to every element's parameters, element ``i``'s depending on
+  the elements before it only; the inverse solves element by element;
+- coupling (:class:`~sklearn_lgf.nn.steps.CouplingStep`): a mask, the flat
+  indices of the ``kept`` and ``changed`` elements over all non-batch axes,
+  splits the input; the conditioner sees the kept elements and returns the
+  parameters of the changed ones (:class:`DenseConditioner`, an MLP).
+
+Images (issue 23) plug into the coupling step without changing it:
+
+- a checkerboard mask is the flat indices of the pixels with ``(h + w) % 2
+  == parity`` in every channel, a channel mask those of the first (or
+  second) half of the channels; the step gathers and scatters along the
+  flattened ``C H W`` axis, and alternating ``parity`` alternates the mask;
+- a residual-conv conditioner is a module called as ``conditioner(kept,
+  context)`` like :class:`DenseConditioner`, built with the mask and the
+  image shape. It lays the kept elements out as an image (for a channel mask
+  they are already whole channels: a view ``(N, C/2, H, W)``; for a
+  checkerboard it scatters them into zeros, RealNVP's ``x * b``), stacks an
+  image-shaped context ``u`` on as channels, runs its residual blocks to
+  ``params_per_feature`` output maps per channel, ordered by the
+  transform's ``packing``, and returns the changed elements' parameters
+  ``(N, changed, params_per_feature)`` by gathering with ``changed``;
+- squeeze and the multi-scale factor-out are bijections of their own beside
+  the steps, not conditioners.
+"""
+
+from __future__ import annotations
+
+from .coupling import DenseConditioner, parity_split
+from .made import MADE, MaskedLinear, hidden_degrees
+
+CONDITIONERS = ("autoregressive", "coupling")
+"""The names of the conditioners, as ``conditioner=`` takes them."""
+
+__all__ = [
+    "CONDITIONERS",
+    "MADE",
+    "DenseConditioner",
+    "MaskedLinear",
+    "hidden_degrees",
+    "parity_split",
+]
