@@ -44,7 +44,7 @@ from .config import (
 from .divergence import Diagnosis, DivergenceCause, diagnose, explosion_margin
 from .loop import train
 from .monitor import Decision, EarlyStopping
-from .schedule import LearningRateSchedule, _parameter_groups, cosine_learning_rate
+from .schedule import LearningRateSchedule, cosine_learning_rate
 
 __all__ = [
     "LEARNING_RATES",
@@ -59,7 +59,6 @@ __all__ = [
     "TrainingDiverged",
     "TrainingInterrupted",
     "TrainingResult",
-    "_parameter_groups",
     "cosine_learning_rate",
     "diagnose",
     "explosion_margin",
