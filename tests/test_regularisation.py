@@ -46,7 +46,7 @@ def test_alpha_is_validated(alpha):
 
 def test_only_weight_matrices_are_penalised():
     from sklearn_lgf.nn import build_lgf
-    from sklearn_lgf.nn.training import _parameter_groups
+    from sklearn_lgf.nn.training.schedule import _parameter_groups
 
     model = build_lgf(
         2,

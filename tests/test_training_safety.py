@@ -19,6 +19,7 @@ from sklearn_lgf._progress import FitProgress
 from sklearn_lgf.nn.bijections import BatchNorm
 from sklearn_lgf.nn.flow import Flow
 from sklearn_lgf.nn.training import (
+    DivergenceCause,
     TrainingConfig,
     TrainingDiverged,
     TrainingInterrupted,
@@ -98,6 +99,7 @@ def test_an_exploding_validation_score_restores_the_best_epoch():
     assert result.divergence is not None
     assert result.divergence.epoch == 4 and result.divergence.restored_epoch == 2
     assert "validation log-likelihood fell to -12" in result.divergence.cause
+    assert result.divergence.kind is DivergenceCause.CRITERION_FELL
     assert model.w.item() == pytest.approx(-2.0, abs=1e-5)  # the weights after epoch 2
     assert result.validation_scores == scores[1:]
     assert len(result.loss_curve) == 4
@@ -139,6 +141,7 @@ def test_a_non_finite_training_loss_restores_the_best_epoch():
     result = run(model, scripted_validation(model, [-3.0, -2.5, -2.0, -1.0]))
     assert result.divergence.epoch == 3
     assert result.divergence.cause == "the training loss became nan"
+    assert result.divergence.kind is DivergenceCause.NON_FINITE_LOSS
     assert model.w.item() == pytest.approx(-2.0, abs=1e-5)
 
 
@@ -147,6 +150,7 @@ def test_an_exploding_training_loss_without_validation():
     result = run(model, early_stopping=False)
     assert result.divergence.epoch == 4
     assert "training loss rose to 11.5, from 1" in result.divergence.cause
+    assert result.divergence.kind is DivergenceCause.LOSS_ROSE
     assert model.w.item() == pytest.approx(-3.0, abs=1e-5)
     assert result.best_validation_score is None
 
