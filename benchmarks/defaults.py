@@ -18,10 +18,10 @@ Reports every figure with the fit time beside it.
     python benchmarks/defaults.py
     python benchmarks/defaults.py --max-iter 2 --output /tmp/defaults.md  # smoke
     python benchmarks/defaults.py --n-jobs 1 --output benchmarks/results/\
-        spline_tail_bound.md --models "MAFDensity(base='spline', tail_bound=3)" \
-        "MAFDensity(base='spline', tail_bound=5)" \
-        "LGFDensity(base='spline', tail_bound=3)" \
-        "LGFDensity(base='spline', tail_bound=5)"
+        spline_tail_bound.md --models "MAFDensity(univariate='spline', tail_bound=3)" \
+        "MAFDensity(univariate='spline', tail_bound=5)" \
+        "LGFDensity(univariate='spline', tail_bound=3)" \
+        "LGFDensity(univariate='spline', tail_bound=5)"
     python benchmarks/defaults.py --output benchmarks/results/\
         lgf_objective.md --models "LGFDensity()" "LGFDensity(objective='iwae')"
     python benchmarks/defaults.py --output benchmarks/results/\
@@ -63,7 +63,7 @@ from sklearn_lgf import LGFDensity, MAFDensity
 from sklearn_lgf.datasets import make_two_uniforms, two_uniforms_log_density
 
 PREVIOUS_LGF_DEFAULTS = {
-    "base": "made",
+    "univariate": "affine",
     "n_layers": 5,
     "hidden_layer_sizes": (100, 100),
     "u_dim": 2,
@@ -91,9 +91,9 @@ MODELS = {
     # The spline bases' tail bound: the authors' NSF code used 3 on
     # standardised data, zuko uses 5.
     **{
-        f"{cls.__name__}(base='spline', tail_bound={bound:g})": (
+        f"{cls.__name__}(univariate='spline', tail_bound={bound:g})": (
             lambda seed, cls=cls, bound=bound: cls(
-                base="spline", tail_bound=bound, random_state=seed
+                univariate="spline", tail_bound=bound, random_state=seed
             )
         )
         for cls in (MAFDensity, LGFDensity)

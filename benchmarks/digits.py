@@ -18,7 +18,7 @@ Contenders, all run in the same process:
   on the training set) and ``GaussianMixture`` (``covariance_type="full"``;
   ``n_components`` by 5-fold ``GridSearchCV`` on the training set).
 * ``MAFDensity`` and ``LGFDensity`` with affine steps (MAF, LGF-MAF) and
-  with spline steps (``base="spline"``: NSF, LGF-NSF). Each family's settings
+  with spline steps (``univariate="spline"``: NSF, LGF-NSF). Each family's settings
   are chosen among a few candidates (listed in the report) by the
   log-likelihood on a validation split of the *training* set (20%,
   ``random_state=1``); the winner is refitted on the whole training set. The
@@ -125,22 +125,22 @@ LGF_CANDIDATES: list[dict[str, Any]] = [
     {"n_layers": 5, "hidden_layer_sizes": (16, 16), "u_dim": 8, **_LGF_HEADS,
      "n_elbo_samples": 4, "alpha": 1.0},
 ]  # fmt: skip
-# The affine family, explicitly: LGFDensity's default base is the spline.
-LGF_CANDIDATES = [{"base": "made", **params} for params in LGF_CANDIDATES]
+# The affine family, explicitly: LGFDensity's default univariate is the spline.
+LGF_CANDIDATES = [{"univariate": "affine", **params} for params in LGF_CANDIDATES]
 # Spline bases: zuko's NSF architecture (5 x [256, 256], 8 bins), with the
 # two tail bounds in use (the authors' NSF code: 3; zuko: 5).
 NSF_CANDIDATES: list[dict[str, Any]] = [
-    {"n_layers": 5, "hidden_layer_sizes": (256, 256), "base": "spline",
+    {"n_layers": 5, "hidden_layer_sizes": (256, 256), "univariate": "spline",
      "tail_bound": 5.0},
-    {"n_layers": 5, "hidden_layer_sizes": (256, 256), "base": "spline",
+    {"n_layers": 5, "hidden_layer_sizes": (256, 256), "univariate": "spline",
      "tail_bound": 3.0},
 ]  # fmt: skip
 LGF_NSF_CANDIDATES: list[dict[str, Any]] = [
-    {"n_layers": 5, "hidden_layer_sizes": (32, 32), "base": "spline",
+    {"n_layers": 5, "hidden_layer_sizes": (32, 32), "univariate": "spline",
      "tail_bound": 5.0, "u_dim": 4, **_LGF_HEADS, "n_elbo_samples": 4},
-    {"n_layers": 5, "hidden_layer_sizes": (32, 32), "base": "spline",
+    {"n_layers": 5, "hidden_layer_sizes": (32, 32), "univariate": "spline",
      "tail_bound": 3.0, "u_dim": 4, **_LGF_HEADS, "n_elbo_samples": 4},
-    {"n_layers": 5, "hidden_layer_sizes": (256, 256), "base": "spline",
+    {"n_layers": 5, "hidden_layer_sizes": (256, 256), "univariate": "spline",
      "tail_bound": 5.0, "u_dim": 4, **_LGF_HEADS, "n_elbo_samples": 4},
 ]  # fmt: skip
 # Used without tuning by --quick (the full run's choices on an earlier run).
@@ -190,7 +190,8 @@ def describe(params: dict[str, Any]) -> str:
             f", st {list(params['st_hidden_layer_sizes'])}"
         )
     for key in (
-        "base",
+        "conditioner",
+        "univariate",
         "tail_bound",
         "n_elbo_samples",
         "batch_norm",
@@ -319,11 +320,13 @@ def main(argv: list[str] | None = None) -> None:
         finals.append(
             ("MAF", "MAFDensity (affine, zuko's MAF architecture)", MAF_CANDIDATES[0])
         )
-    finals.append(("MAF", 'MAFDensity(base="spline")', chosen["NSF"]))
+    finals.append(("MAF", 'MAFDensity(univariate="spline")', chosen["NSF"]))
     other = "LGF-NSF" if lgf_family == "LGF" else "LGF"
     finals.append(("LGF", "LGFDensity", chosen[lgf_family]))
     other_name = (
-        'LGFDensity(base="spline")' if other == "LGF-NSF" else ("LGFDensity (affine)")
+        'LGFDensity(univariate="spline")'
+        if other == "LGF-NSF"
+        else ("LGFDensity (affine)")
     )
     finals.append(("LGF", other_name, chosen[other]))
     finals.append(("LGF", "LGFDensity() (defaults)", {}))

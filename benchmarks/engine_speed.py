@@ -94,6 +94,7 @@ def worker(tree: str, config: str, task: str) -> None:
     common = {
         "n_layers": 5,
         "hidden_layer_sizes": cfg["hidden"],
+        # The deprecated name: the baseline tree predates conditioner/univariate.
         "base": "made",
         "batch_size": 1000,
         "early_stopping": False,

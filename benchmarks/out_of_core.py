@@ -63,7 +63,7 @@ def estimator(name: str) -> Any:
     return LGFDensity(
         n_layers=2,
         hidden_layer_sizes=(32, 32),
-        base="made",
+        univariate="affine",
         u_dim=2,
         pq_hidden_layer_sizes=(32,),
         st_hidden_layer_sizes=(32,),
