@@ -280,6 +280,7 @@ def _find_file(directory: Path, prefix: str, part: str, n_dims: int) -> Path | N
 def _load_standard(
     directory: PathLike,
     kind: str,
+    loader: str,
     dataset: str,
     how_to_get: str,
     *,
@@ -308,8 +309,8 @@ def _load_standard(
             else f"No {' or '.join(missing)} in {str(folder)!r}."
         )
         raise FileNotFoundError(
-            f"{where} load_{dataset} reads the {kind} split of {dataset} from "
-            f"these files and does not download them. {how_to_get}"
+            f"{where} {loader} reads the {kind} split of {dataset} from these "
+            f"files and does not download them. {how_to_get}"
         )
     loaded = load_idx(
         images_path,
@@ -430,7 +431,8 @@ def load_fashion_mnist(
     loaded, folder = _load_standard(
         directory,
         kind,
-        "fashion_mnist",
+        "load_fashion_mnist",
+        "Fashion-MNIST",
         _HOW_TO_GET_FASHION_MNIST,
         max_samples=max_samples,
         dtype=dtype,
@@ -490,7 +492,8 @@ def load_mnist(
     loaded, folder = _load_standard(
         directory,
         kind,
-        "mnist",
+        "load_mnist",
+        "MNIST",
         _HOW_TO_GET_MNIST,
         max_samples=max_samples,
         dtype=dtype,
