@@ -1,4 +1,4 @@
-"""Two-dimensional density targets for benchmarking density estimators.
+"""Data for density estimators: 2-D targets with true densities, and images.
 
 The generators follow scikit-learn's ``make_*`` conventions and reproduce the
 synthetic 2-D targets used for the toy experiments of *Localised Generative
