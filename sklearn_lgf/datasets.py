@@ -1,4 +1,4 @@
-"""Two-dimensional density targets for benchmarking density estimators.
+"""Data for density estimators: 2-D targets with true densities, and images.
 
 The generators follow scikit-learn's ``make_*`` conventions and reproduce the
 synthetic 2-D targets used for the toy experiments of *Localised Generative
@@ -27,6 +27,17 @@ numpy state, shuffles the rows, and returns float64.
 :data:`TARGETS` maps short names to the generators, :data:`TRUE_LOG_DENSITIES`
 maps the names of the targets with a closed-form density to their true
 log-density, and :func:`make_target` picks a target by name.
+
+Image data sets are read from IDX files (the format of MNIST and
+Fashion-MNIST) that the user already has; nothing is downloaded:
+
+- :func:`load_idx` reads an images file and optionally its labels into a
+  :class:`~sklearn.utils.Bunch` with ``data`` (one flattened image a row, the
+  layout the estimators take), ``images``, ``target``, ``image_shape`` and
+  ``n_levels``;
+- :func:`load_fashion_mnist` and :func:`load_mnist` find the standard file
+  names in a directory;
+- :func:`read_idx` and :func:`write_idx` read and write any IDX array.
 """
 
 from __future__ import annotations
@@ -39,18 +50,26 @@ from numpy.typing import ArrayLike, NDArray
 from sklearn.utils import check_array, check_random_state, check_scalar
 from sklearn.utils import shuffle as _shuffle_rows
 
+from ._idx import read_idx, write_idx
+from ._image_files import load_fashion_mnist, load_idx, load_mnist
+
 __all__ = [
     "TARGETS",
     "TRUE_LOG_DENSITIES",
     "checkerboard_log_density",
     "eight_gaussians_log_density",
+    "load_fashion_mnist",
+    "load_idx",
+    "load_mnist",
     "make_checkerboard",
     "make_eight_gaussians",
     "make_rings",
     "make_target",
     "make_two_spirals",
     "make_two_uniforms",
+    "read_idx",
     "two_uniforms_log_density",
+    "write_idx",
 ]
 
 RandomStateLike = int | np.random.RandomState | None
