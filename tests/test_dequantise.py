@@ -291,7 +291,7 @@ def _cardio_twin() -> np.ndarray:
     n = 1000
     latent = rng.normal(size=(n, 4))
     continuous = latent @ rng.normal(size=(4, 8)) + 0.3 * rng.normal(size=(n, 8))
-    continuous[:, :3] = np.exp(0.5 * continuous[:, :3])  # skewed ones
+    continuous[:, :3] = np.exp(0.3 * continuous[:, :3])  # skewed ones
     counts = np.column_stack(
         [rng.poisson(np.exp(1.0 + 0.3 * latent[:, k % 4])) for k in range(7)]
     )
