@@ -9,8 +9,19 @@ keeps it regular); adding uniform noise over the grid cell of each value
 turns the column into a continuous variable whose density is bounded by
 ``1 / h``.
 
-The noise of a row is a hash of the row's own values, a seed, the column
-and a draw index (the counter-based scheme of
+How the estimators use it (their ``dequantise`` parameter):
+
+- ``fit`` finds the grids (:func:`find_grids`, or :class:`GridScan` for a
+  memmap read in parts) on the rows it trains on, and stores the spacings
+  as ``grid_spacing_``;
+- every training batch gets fresh uniform noise
+  (:class:`sklearn_lgf.nn.data.DequantisedRows`), so that training
+  maximises ``E_u[log p(x + u)]``, the likelihood of the dequantised data;
+- the validation rows and every row scored afterwards get one keyed draw
+  (:func:`dequantise` with ``draw=0``).
+
+The noise of a scored row is a hash of the row's own values, a seed, the
+column and a draw index (the counter-based scheme of
 :mod:`sklearn_lgf.nn.keyed_noise`, in numpy): it is deterministic, so a row
 always gets the same score, and it depends on nothing else, so a row's score
 does not depend on the other rows passed with it or on their order.
@@ -44,8 +55,9 @@ __all__ = [
     "GRID_TOL",
     "find_grids",
     "column_grid",
+    "GridScan",
+    "check_spacing",
     "dequantise",
-    "training_draws",
     "keyed_uniform",
     "row_keys",
     "round_to_grid",
@@ -205,6 +217,92 @@ def find_grids(
     return spacing, offset
 
 
+# A GridScan checks a column that still looks discrete once its distinct
+# values pass this count, then each time they double.
+FIRST_CHECK = 64
+
+
+class GridScan:
+    """:func:`find_grids` over rows that arrive in parts (a memmap read a
+    chunk at a time), with the same result as over all the rows at once.
+
+    Each column keeps its sorted distinct values while they may still lie on
+    a grid. Once they number more than :data:`FIRST_CHECK` (and again each
+    time they double) :func:`column_grid` checks them; a column they do not
+    fit is continuous for good (more values never make a grid appear) and
+    its values are dropped. Memory therefore holds the distinct values of
+    the discrete columns only: at most about ``MAX_CELLS`` each, a few
+    hundred at most on typical data.
+    """
+
+    def __init__(self, n_features: int) -> None:
+        self.n_rows = 0
+        self.values: list[NDArray[np.float64] | None] = [
+            np.zeros(0) for _ in range(n_features)
+        ]
+        self.check_at = np.full(n_features, FIRST_CHECK)
+        self.minimum = np.full(n_features, np.inf)
+
+    def add(self, x: NDArray[np.float64]) -> None:
+        """Take the finite rows ``x`` into account."""
+        x = np.asarray(x, dtype=np.float64)
+        if len(x) == 0:
+            return
+        self.n_rows += len(x)
+        np.minimum(self.minimum, x.min(axis=0), out=self.minimum)
+        for j, known in enumerate(self.values):
+            if known is None:
+                continue
+            new = np.unique(x[:, j])
+            at = np.searchsorted(known, new)
+            seen = at < len(known)
+            seen[seen] = known[at[seen]] == new[seen]
+            if seen.all():
+                continue
+            known = np.insert(known, at[~seen], new[~seen])
+            if len(known) > self.check_at[j]:
+                if column_grid(known, self.n_rows)[0] == 0.0:
+                    self.values[j] = None
+                    continue
+                self.check_at[j] = 2 * len(known)
+            self.values[j] = known
+
+    def result(self) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        """:func:`find_grids`'s ``(spacing, offset)`` of all rows added."""
+        n_features = len(self.values)
+        spacing = np.zeros(n_features)
+        offset = np.where(self.n_rows > 0, self.minimum, np.nan)
+        for j, known in enumerate(self.values):
+            if known is not None:
+                spacing[j] = column_grid(known, self.n_rows)[0]
+        return spacing, offset
+
+
+def check_spacing(spacing: object, n_features: int, name: str) -> NDArray[np.float64]:
+    """Grid spacings given by a user, as float64 ``(n_features,)``: finite,
+    non-negative (``0``: continuous); a ValueError naming ``name`` if not."""
+    try:
+        values = np.array(spacing, dtype=np.float64)  # a copy of the user's
+    except (TypeError, ValueError):
+        raise ValueError(
+            f"{name} must be 'auto', None or an array-like of {n_features} "
+            f"non-negative grid spacings, got {spacing!r}"
+        ) from None
+    if values.shape != (n_features,):
+        raise ValueError(
+            f"{name} must hold one grid spacing per feature ({n_features}), got "
+            f"shape {values.shape}"
+        )
+    bad = ~(np.isfinite(values) & (values >= 0))
+    if bad.any():
+        j = int(np.flatnonzero(bad)[0])
+        raise ValueError(
+            f"{name} must hold finite, non-negative grid spacings (0 for a "
+            f"continuous feature), got {values[j]!r} for feature {j}"
+        )
+    return values
+
+
 # ----------------------------------------------------------- keyed noise
 def _times(x: NDArray[np.uint32], constant: int) -> NDArray[np.uint32]:
     """``x * constant`` modulo ``2**32`` (numpy's unsigned arrays wrap)."""
@@ -267,27 +365,6 @@ def keyed_uniform(
     return (hashed.astype(np.float64) + 0.5) * 2.0**-32
 
 
-def training_draws(keys: NDArray[np.uint32]) -> NDArray[np.int64]:
-    """The draw index of each training row: ``1 +`` the number of earlier
-    rows with the same key.
-
-    Identical training rows would otherwise get identical noise and stay
-    tied, a point mass again; and draw 0 is kept for scoring, so that a row
-    scored after training gets noise independent of its own training noise
-    (its score is that of a fresh dequantisation, not of the point the model
-    was fitted to). The index depends on the multiset of training rows, not
-    on their order, for rows with distinct keys.
-    """
-    keys = np.asarray(keys, dtype=np.uint32)
-    order = np.argsort(keys, kind="stable")
-    sorted_keys = keys[order]
-    starts = np.r_[True, sorted_keys[1:] != sorted_keys[:-1]]
-    group_start = np.maximum.accumulate(np.where(starts, np.arange(len(keys)), 0))
-    rank = np.empty(len(keys), dtype=np.int64)
-    rank[order] = np.arange(len(keys)) - group_start
-    return rank + 1
-
-
 def dequantise(
     X: NDArray[np.float64],
     spacing: NDArray[np.float64],
@@ -306,8 +383,8 @@ def dequantise(
     seed : int
         Seeds the noise (with the row's bytes).
     draw : int or ndarray of shape (n_samples,), default=0
-        The noise stream: ``0`` for scoring, :func:`training_draws` for the
-        training rows.
+        The noise stream: ``0`` for scoring; another index gives noise
+        independent of it.
 
     Returns
     -------

@@ -13,7 +13,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from sklearn_lgf import DensityOutlierDetector, LGFDensity
+from sklearn_lgf import DensityOutlierDetector, LGFDensity, MAFDensity, _rows
 from sklearn_lgf._dequantise import (
     MAX_CELLS,
     column_grid,
@@ -24,10 +24,10 @@ from sklearn_lgf._dequantise import (
     mix32,
     round_to_grid,
     row_keys,
-    training_draws,
 )
 from sklearn_lgf.exceptions import TrainingDiverged, TrainingDivergedWarning
 from sklearn_lgf.nn import keyed_noise
+from sklearn_lgf.nn.data import DequantisedRows, TensorRows
 
 
 # ------------------------------------------------------------ detection
@@ -230,20 +230,6 @@ def test_seeds_and_draws_give_different_noise():
             assert abs(np.corrcoef(a, b)[0, 1]) < 0.1
 
 
-def test_training_draws_separate_identical_rows_whatever_their_order():
-    X = np.array([[1.0, 0.0], [2.0, 1.0], [1.0, 0.0], [3.0, 0.0], [1.0, 0.0]])
-    keys = row_keys(X, seed=0)
-    draws = training_draws(keys)
-    np.testing.assert_array_equal(draws, [1, 1, 2, 1, 3])
-    D = dequantise(X, np.ones(2), seed=0, draw=draws)
-    assert len(np.unique(D, axis=0)) == len(X)  # no two rows tied any more
-    order = np.array([4, 3, 2, 1, 0])
-    D_shuffled = dequantise(X[order], np.ones(2), 0, training_draws(keys[order]))
-    np.testing.assert_array_equal(np.sort(D_shuffled, axis=0), np.sort(D, axis=0))
-    # a scored row (draw 0) gets noise independent of its training noise
-    assert not np.array_equal(dequantise(X[:1], np.ones(2), 0)[0], D[0])
-
-
 def test_draws_beyond_the_counter_range_are_refused():
     keys = np.zeros(2, dtype=np.uint32)
     with pytest.raises(ValueError, match="draw"):
@@ -316,21 +302,6 @@ def test_the_cardio_twin_has_the_columns_of_cardio():
     assert np.flatnonzero(spacing == 0).tolist() == [*range(8), 20]
 
 
-def test_dequantising_the_twin_by_hand_lets_todays_estimator_fit_it():
-    Z = StandardScaler().fit_transform(_cardio_twin())
-    spacing, _ = find_grids(Z)
-    Z = dequantise(Z, spacing, seed=0, draw=training_draws(row_keys(Z, 0)))
-    model = LGFDensity(random_state=0, max_iter=2)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        warnings.simplefilter("error", TrainingDivergedWarning)
-        model.fit(Z)
-    assert model.validation_scores_[-1] > model.validation_scores_[0]
-
-
-@pytest.mark.xfail(
-    strict=True, raises=TrainingDiverged, reason="estimators not wired yet"
-)
 def test_the_detector_fits_binary_and_few_valued_columns_beside_continuous_ones():
     # Fit as a user would: no dequantisation by hand. A fit that diverges
     # (an error, or a warning that earlier weights were restored) fails.
@@ -345,3 +316,183 @@ def test_the_detector_fits_binary_and_few_valued_columns_beside_continuous_ones(
         detector.fit(X)
     scores = detector.score_samples(X)
     assert np.isfinite(scores).all()
+
+
+def test_with_dequantise_none_the_twin_diverges_as_before():
+    X = StandardScaler().fit_transform(_cardio_twin())
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        with pytest.raises(TrainingDiverged):
+            LGFDensity(random_state=0, max_iter=3, dequantise=None).fit(X)
+
+
+# ----------------------------------------------------------- estimators
+SMALL_MAF = dict(n_layers=2, hidden_layer_sizes=(16,), device="cpu", n_threads=1)
+SMALL_LGF = dict(
+    SMALL_MAF,
+    univariate="affine",
+    u_dim=1,
+    pq_hidden_layer_sizes=(8,),
+    st_hidden_layer_sizes=(8,),
+    n_elbo_samples=1,
+    n_importance_samples=6,
+    n_validation_samples=2,
+)
+ESTIMATORS = [
+    pytest.param((MAFDensity, SMALL_MAF), id="maf"),
+    pytest.param((MAFDensity, dict(SMALL_MAF, batch_norm=True)), id="maf-bn"),
+    pytest.param((LGFDensity, SMALL_LGF), id="lgf"),
+]
+
+
+def _fit(config, X, **params):
+    Estimator, settings = config
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return Estimator(
+            **{**settings, "max_iter": 2, "random_state": 0, **params}
+        ).fit(X)
+
+
+@pytest.mark.parametrize("config", ESTIMATORS)
+def test_discrete_columns_are_found_and_their_spacings_kept(config):
+    X, spacing = _mixed(n_rows=600)
+    est = _fit(config, X)
+    np.testing.assert_allclose(est.grid_spacing_, spacing, rtol=1e-12)
+    # explicit spacings are taken as given (a copy: the estimator owns it)
+    given = np.array([0.0, 1.0, 0.5, 0.0])
+    est = _fit(config, X, dequantise=given)
+    given[2] = 7.0
+    np.testing.assert_array_equal(est.grid_spacing_, [0.0, 1.0, 0.5, 0.0])
+    assert np.array_equal(_fit(config, X, dequantise=None).grid_spacing_, np.zeros(4))
+
+
+@pytest.mark.parametrize("config", ESTIMATORS)
+def test_scores_are_deterministic_and_independent_of_batch_and_order(config, tmp_path):
+    X, _ = _mixed(n_rows=600)
+    est = _fit(config, X)
+    X_test, _ = _mixed(n_rows=300, seed=1)
+    scores = est.score_samples(X_test)
+    assert np.isfinite(scores).all()
+    np.testing.assert_array_equal(est.score_samples(X_test), scores)
+    order = np.random.default_rng(0).permutation(len(X_test))
+    np.testing.assert_array_equal(est.score_samples(X_test[order]), scores[order])
+    np.testing.assert_array_equal(est.score_samples(X_test[7:8]), scores[7:8])
+    np.testing.assert_array_equal(est.score_samples(X_test[::3]), scores[::3])
+    path = tmp_path / "X.npy"
+    np.save(path, X_test)
+    np.testing.assert_array_equal(
+        est.score_samples(np.load(path, mmap_mode="r")), scores
+    )
+    # The noise is the keyed draw of the data's units: the scores are those
+    # of the rows dequantised by hand, scored by a model without grids.
+    Z = dequantise(X_test, est.grid_spacing_, est._noise_seed)
+    plain = est.set_params(dequantise=None)
+    plain.grid_spacing_ = np.zeros(4)
+    np.testing.assert_array_equal(plain.score_samples(Z), scores)
+
+
+def test_the_validation_rows_are_dequantised_by_their_keyed_draws():
+    # An exact model's validation score is the mean score of the held-out
+    # rows, each dequantised as score_samples dequantises it.
+    X, _ = _mixed(n_rows=400)
+    est = _fit(ESTIMATORS[0].values[0], X, max_iter=1, early_stopping=True)
+    found = _rows.scan(X, 0, grids=True)
+    standardisation = est._standardisation()
+    n_validation = _rows.validation_rows(len(X), True, est.validation_fraction)
+    _, validation = _rows.training_rows(
+        X, found, standardisation, n_validation, seed=5, device=torch.device("cpu")
+    )
+    held_out = X[np.random.RandomState(5).permutation(len(X))[:n_validation]]
+    expected = est.score_samples(held_out).mean()
+    got = validation(est.model_) + standardisation.log_det_correction
+    assert got == pytest.approx(expected, rel=0, abs=1e-4)
+
+
+@pytest.mark.parametrize("Estimator", [MAFDensity, LGFDensity])
+def test_continuous_data_give_bit_identical_fits_with_auto_and_none(Estimator):
+    config = (Estimator, SMALL_MAF if Estimator is MAFDensity else SMALL_LGF)
+    rng = np.random.default_rng(0)
+    X = np.c_[rng.normal(size=300), rng.gamma(2.0, size=300), rng.uniform(size=300)]
+    auto, off = (
+        _fit(config, X, max_iter=3),
+        _fit(config, X, max_iter=3, dequantise=None),
+    )
+    np.testing.assert_array_equal(auto.grid_spacing_, np.zeros(3))
+    assert auto.loss_curve_ == off.loss_curve_
+    assert auto.validation_scores_ == off.validation_scores_
+    np.testing.assert_array_equal(auto.score_samples(X), off.score_samples(X))
+    np.testing.assert_array_equal(
+        auto.sample(20, random_state=0), off.sample(20, random_state=0)
+    )
+
+
+@pytest.mark.usefixtures("tiny_budget")
+def test_a_warm_start_keeps_the_fitted_spacings():
+    X, spacing = _mixed(n_rows=400)
+    est = _fit(ESTIMATORS[0].values[0], X, warm_start=True)
+    est.set_params(dequantise=None).fit(X)
+    np.testing.assert_allclose(est.grid_spacing_, spacing, rtol=1e-12)
+    assert est.n_iter_ == 4
+    with pytest.raises(ValueError, match="dequantise"):
+        est.set_params(dequantise=[1.0, 1.0]).fit(X)
+
+
+def test_a_rare_binary_value_no_longer_makes_the_likelihood_explode():
+    # 3 % of the rows at 1 beside a standard normal column: the dequantised
+    # density is p(b) * N(x) on the cell of b (width 1). Held-out rows of
+    # the rare value score close to that, not thousands of nats off.
+    rng = np.random.default_rng(0)
+    X = np.c_[rng.normal(size=2000), (rng.random(2000) < 0.03).astype(float)]
+    test = np.random.default_rng(1)
+    X_test = np.c_[test.normal(size=400), np.r_[np.ones(40), np.zeros(360)]]
+    truth = stats.norm.logpdf(X_test[:, 0]) + np.log(
+        np.where(X_test[:, 1] == 1, 0.03, 0.97)
+    )
+    settings = dict(SMALL_MAF, hidden_layer_sizes=(32,), random_state=0, max_iter=100)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        est = MAFDensity(**settings).fit(X)
+        old = MAFDensity(**settings, dequantise=None).fit(X)
+    np.testing.assert_array_equal(est.grid_spacing_, [0.0, 1.0])
+    error = est.score_samples(X_test) - truth
+    rare, common = error[:40], error[40:]
+    # The cell's edges are sharp, which a flow rounds off: a row drawn near
+    # one scores a few nats low.
+    assert abs(np.median(rare)) < 1.5 and abs(np.median(common)) < 0.5
+    assert rare.min() > -10.0 and rare.max() < 4.0
+    # Without dequantisation the point masses pull the fit: the rare rows
+    # score far too low.
+    assert np.median(old.score_samples(X_test)[:40] - truth[:40]) < -5.0
+
+
+# ----------------------------------------------------- the training noise
+def test_training_batches_get_fresh_noise_and_fixed_passes_the_same_noise():
+    x = torch.arange(24, dtype=torch.float32).reshape(12, 2)
+    widths = torch.tensor([0.0, 0.5])
+    rows = DequantisedRows(TensorRows(x), widths, torch.Generator().manual_seed(0), 7)
+    shuffle = torch.Generator().manual_seed(1)
+    epochs = [torch.cat(list(rows.epoch_batches(5, shuffle))) for _ in range(2)]
+    for batch in epochs:
+        assert set(batch[:, 0].tolist()) == set(x[:, 0].tolist())  # untouched
+        original = x[(batch[:, 0] / 2).long()]
+        offset = batch[:, 1] - original[:, 1]
+        assert (offset.abs() <= 0.25).all() and (offset != 0).all()
+    assert not torch.equal(
+        torch.sort(epochs[0][:, 1])[0], torch.sort(epochs[1][:, 1])[0]
+    )
+    # the loss of fixed weights and the calibration rows: the same each call
+    first, second = torch.cat(list(rows.batches(5))), torch.cat(list(rows.batches(5)))
+    assert torch.equal(first, second) and not torch.equal(first, x)
+    assert torch.equal(rows.head(4), rows.head(4)) and torch.equal(
+        rows.head(4), first[:4]
+    )
+    with pytest.raises(ValueError, match="widths"):
+        DequantisedRows(TensorRows(x), torch.ones(3), torch.Generator(), 0)
+
+
+def test_the_training_noise_is_uniform_on_each_cell():
+    x = torch.zeros(20_000, 1)
+    rows = DequantisedRows(TensorRows(x), torch.tensor([2.0]), torch.Generator(), 0)
+    batch = torch.cat(list(rows.epoch_batches(4096, torch.Generator())))
+    assert stats.kstest(batch[:, 0].numpy() / 2.0 + 0.5, "uniform").pvalue > 0.01
