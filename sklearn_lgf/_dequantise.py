@@ -104,9 +104,13 @@ def _refine(distance: NDArray[np.float64], h: float) -> float:
     limit = 16.0 * h
     while True:
         near = distance[distance <= limit]
-        steps = np.rint(near / h)
-        if steps @ steps > 0:
-            h = float(steps @ near / (steps @ steps))
+        ratio = near / h
+        steps = np.rint(ratio)
+        norm = steps @ steps
+        if norm > 0:
+            # Summed in units of h: products of steps and distances would
+            # overflow for data in units as large as 1e300.
+            h *= float(steps @ ratio / norm)
         if limit >= distance[-1]:
             return h
         limit *= 16.0
@@ -149,7 +153,13 @@ def column_grid(values: NDArray[np.float64], n_rows: int) -> tuple[float, float]
     recorded value as the rounding of the true one, which is what it is, and
     moves it by less than that resolution.
     """
-    values = np.asarray(values, dtype=np.float64)
+    # A range beyond float64's (values near +-1.8e308) overflows to an
+    # infinite span: no grid, without a warning.
+    with np.errstate(over="ignore", invalid="ignore"):
+        return _column_grid(np.asarray(values, dtype=np.float64), n_rows)
+
+
+def _column_grid(values: NDArray[np.float64], n_rows: int) -> tuple[float, float]:
     m = len(values)
     if m == 0:
         return 0.0, float("nan")
