@@ -147,11 +147,12 @@ SHARED: dict[str, str] = _paragraphs(
     fit keeps its best weights, with a ``TrainingDivergedWarning``; so
     does Ctrl-C.
 
-    ``dequantise="auto"`` looks at the training rows within that fence
-    (all the rows it is fitted to, one wild value cannot hide a grid): a
-    feature is discrete when its values, at least two distinct ones, all
-    lie on ``offset + k * h`` within ``2**20`` cells (``h`` the largest
-    such spacing) and some value repeats or five or more do. With discrete
+    ``dequantise="auto"`` reads the training rows within that fence,
+    validation rows included (so one wild value cannot hide a grid): a
+    feature is discrete when its values, two or more distinct ones, all
+    lie on ``offset + k * h`` (to 0.1 % of ``h``), ``h`` the largest such
+    spacing, over at most ``2**20`` cells, and some value repeats or five
+    or more are distinct. With discrete
     features the model is the density of the dequantised data, and
     :meth:`score_samples` is its log at the row moved uniformly within its
     cell, by a draw fixed by the row's values and the model's seed
