@@ -28,6 +28,7 @@ from sklearn.utils._param_validation import Hidden, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from . import _rows
+from ._dequantise import check_spacing
 from ._progress import FitProgress, rows_bar
 from ._standardise import Statistics
 from ._steps import BASE_STEPS, CONDITIONERS, UNIVARIATES
@@ -122,6 +123,7 @@ class BaseFlowDensity(DensityMixin, BaseEstimator, metaclass=ABCMeta):
         "n_bins": [Interval(Integral, 1, None, closed="left")],
         "tail_bound": [Interval(Real, 0, None, closed="neither")],
         "batch_norm": ["boolean"],
+        "dequantise": [StrOptions({"auto"}), None, "array-like"],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
         "batch_size": [
             Interval(Integral, 1, None, closed="left"),
@@ -214,16 +216,20 @@ class BaseFlowDensity(DensityMixin, BaseEstimator, metaclass=ABCMeta):
                 f"Found n_samples={X.shape[0]}; {type(self).__name__} needs at "
                 "least 2 samples to fit."
             )
+        spacing = self._given_spacing(X.shape[1])
         init_seed, split_seed, shuffle_seed, noise_seed = draw_seeds(
             self.random_state, 4
         )
-        found = _rows.scan(X, split_seed)
+        detect = spacing is None and not warm
+        found = _rows.scan(X, split_seed, grids=detect)
         if not warm:
-            self._initialise(found, init_seed, noise_seed)
+            if detect:
+                spacing = found.spacing
+            self._initialise(found, init_seed, noise_seed, spacing)
         model = self._fitted_model()
         model.monte_carlo = self._monte_carlo()
         standardisation = self._standardisation()
-        standardisation.check_range(X, found)
+        _rows.check_range(standardisation, X, found)
         _rows.warn_extreme(type(self).__name__, X, found, stacklevel=3)
         n_validation = _rows.validation_rows(
             found.n_rows - len(found.extreme),
@@ -245,9 +251,24 @@ class BaseFlowDensity(DensityMixin, BaseEstimator, metaclass=ABCMeta):
             )
         return self
 
-    def _initialise(self, found: Statistics, init_seed: int, noise_seed: int) -> None:
-        """The standardisation ``found``, a fresh model and an empty history
-        for a new fit."""
+    def _given_spacing(self, n_features: int) -> np.ndarray | None:
+        """The grid spacings ``dequantise`` gives for ``n_features`` features
+        (all 0 for ``None``), or ``None`` for ``"auto"``: to be found."""
+        if isinstance(self.dequantise, str):  # "auto", the one string allowed
+            return None
+        if self.dequantise is None:
+            return np.zeros(n_features)
+        return check_spacing(self.dequantise, n_features, "dequantise")
+
+    def _initialise(
+        self,
+        found: Statistics,
+        init_seed: int,
+        noise_seed: int,
+        spacing: np.ndarray | None,
+    ) -> None:
+        """The standardisation ``found``, the grid ``spacing`` (all 0 if
+        ``None``), a fresh model and an empty history for a new fit."""
         if found.constant.any():
             warnings.warn(
                 f"Features {np.flatnonzero(found.constant).tolist()} are constant "
@@ -259,6 +280,8 @@ class BaseFlowDensity(DensityMixin, BaseEstimator, metaclass=ABCMeta):
             torch.manual_seed(init_seed)
             model = self._build_model(len(found.location))
         self.location_, self.scale_, self.model_ = found.location, found.scale, model
+        n_features = len(found.location)
+        self.grid_spacing_ = np.zeros(n_features) if spacing is None else spacing
         self.__dict__.pop("_device", None)  # the new model is on the CPU
         self._noise_seed = noise_seed
         self.loss_curve_: list[float] = []
@@ -307,6 +330,7 @@ class BaseFlowDensity(DensityMixin, BaseEstimator, metaclass=ABCMeta):
                         noise_seed
                     ),
                     score_offset=self._standardisation().log_det_correction,
+                    dequantise=self._standardisation().noise_widths,
                     log=progress.message if self.verbose else None,
                     on_epoch=progress.epoch if self.verbose else None,
                 )
@@ -351,7 +375,11 @@ class BaseFlowDensity(DensityMixin, BaseEstimator, metaclass=ABCMeta):
         -------
         log_density : ndarray of shape (n_samples,), dtype float64
             ``log p(x)`` for each row. A row's value does not depend on the
-            other rows passed with it.
+            other rows passed with it. With discrete features
+            (``grid_spacing_`` not all 0) ``p`` is the density of the
+            dequantised data and ``x`` is the row moved within its grid
+            cell by a draw fixed by its values: a density, not a
+            probability (see Notes of the estimator).
         std : ndarray of shape (n_samples,), dtype float64
             Only with ``return_std``: the standard error of each row's
             ``log_density`` over the draws of an estimate (0 where the
@@ -428,7 +456,12 @@ class BaseFlowDensity(DensityMixin, BaseEstimator, metaclass=ABCMeta):
         -------
         X : ndarray of shape (n_samples, n_features), dtype float64
             Samples in the units of the training data. For a model fitted on
-            a DataFrame the columns follow ``feature_names_in_``.
+            a DataFrame the columns follow ``feature_names_in_``. Draws of
+            the fitted density: discrete features come out continuous, as
+            the dequantised data are. To put feature ``j`` back on its grid,
+            round it as ``o + np.round((X[:, j] - o) / h) * h`` with
+            ``h = grid_spacing_[j]`` and ``o`` any training value of the
+            feature (e.g. its minimum).
         """
         check_is_fitted(self, "model_")
         if (
@@ -463,7 +496,13 @@ class BaseFlowDensity(DensityMixin, BaseEstimator, metaclass=ABCMeta):
         return self.model_
 
     def _standardisation(self) -> _rows.Standardisation:
-        return _rows.Standardisation(self.location_, self.scale_, type(self).__name__)
+        return _rows.Standardisation(
+            self.location_,
+            self.scale_,
+            type(self).__name__,
+            self.grid_spacing_,
+            self._noise_seed,
+        )
 
     def _model_input(self, X: Any) -> torch.Tensor:
         """Validated, standardised ``X`` as one float32 tensor on the model's
@@ -488,6 +527,11 @@ class BaseFlowDensity(DensityMixin, BaseEstimator, metaclass=ABCMeta):
     def __setstate__(self, state: dict[str, Any]) -> None:
         # An estimator pickled by an earlier version lacks the parameters
         # added since; their defaults keep what it did (e.g. objective="elbo").
+        # It did not dequantise: no grid, and None for a refit (not the
+        # default "auto").
+        state.setdefault("dequantise", None)
+        if "model_" in state and "grid_spacing_" not in state:
+            state["grid_spacing_"] = np.zeros(len(state["location_"]))
         for name, parameter in inspect.signature(
             type(self).__init__
         ).parameters.items():
@@ -505,6 +549,7 @@ _FITTED_ATTRIBUTES = (
     "model_",
     "location_",
     "scale_",
+    "grid_spacing_",
     "n_iter_",
     "loss_curve_",
     "validation_scores_",

@@ -47,6 +47,19 @@ SHARED: dict[str, str] = _paragraphs(
     batch_norm : bool, default=False
         Batch normalisation between layers; may steady deep flows.
     """,
+    dequantise="""
+    dequantise : "auto", None or array-like of shape (n_features,), default="auto"
+        Features on a regular grid (binary, counts, levels, values recorded
+        at a fixed resolution; still a grid after a ``StandardScaler``) are
+        point masses to a continuous density, whose likelihood on them is
+        unbounded: training chases them and a rare value scores thousands
+        of nats low. Each value of such a feature is spread uniformly over
+        its grid cell (fresh noise at every training step, one draw fixed
+        by the row when scoring). ``"auto"`` finds the grids (see Notes);
+        ``None`` models the values as they are; an array gives each
+        feature's spacing in the units of ``X`` (``0``: continuous), when
+        you know the resolutions. A warm start keeps the first fit's.
+    """,
     max_iter="""
     max_iter : int, default=200
         Maximum epochs; raise it after a ``ConvergenceWarning``.
@@ -112,6 +125,9 @@ SHARED: dict[str, str] = _paragraphs(
         The fitted network, on standardised data.
     location_, scale_ : ndarray of shape (n_features,)
         The standardisation (see Notes).
+    grid_spacing_ : ndarray of shape (n_features,)
+        Each feature's grid spacing in the units of ``X``, 0 for a
+        continuous one (see ``dequantise``).
     n_features_in_ : int
         Number of features seen during fit.
     feature_names_in_ : ndarray of shape (`n_features_in_`,)
@@ -130,6 +146,21 @@ SHARED: dict[str, str] = _paragraphs(
     from a median are left out of training, with a warning. A diverging
     fit keeps its best weights, with a ``TrainingDivergedWarning``; so
     does Ctrl-C.
+
+    ``dequantise="auto"`` reads the training rows within that fence,
+    validation rows included (so one wild value cannot hide a grid): a
+    feature is discrete when its values, two or more distinct ones, all
+    lie on ``offset + k * h`` (to 0.1 % of ``h``), ``h`` the largest such
+    spacing, over at most ``2**20`` cells, and some value repeats or five
+    or more are distinct. With discrete
+    features the model is the density of the dequantised data, and
+    :meth:`score_samples` is its log at the row moved uniformly within its
+    cell, by a draw fixed by the row's values and the model's seed
+    (continuous features are untouched): deterministic and independent of
+    the other rows. Adding ``np.log(grid_spacing_[grid_spacing_ > 0]).sum()``
+    gives, on average over that draw, a lower bound on the log-probability
+    of the row's cell (times the density of its continuous features).
+    Continuous data are modelled exactly as with ``dequantise=None``.
     """,
 )
 

@@ -26,6 +26,9 @@ def get_fitted_state(
     fitted: dict[str, Any] = {
         "location_": torch.tensor(np.asarray(estimator.location_, dtype=np.float64)),
         "scale_": torch.tensor(np.asarray(estimator.scale_, dtype=np.float64)),
+        "grid_spacing_": torch.tensor(
+            np.asarray(estimator.grid_spacing_, dtype=np.float64)
+        ),
         "n_features_in_": int(estimator.n_features_in_),
         "n_iter_": int(estimator.n_iter_),
         "loss_curve_": [float(v) for v in estimator.loss_curve_],
@@ -55,7 +58,9 @@ def set_fitted_state(
     ``fit`` validates them), gets ``weights`` (keys and shapes must match
     exactly) and the training settings of :meth:`BaseFlowDensity._monte_carlo`,
     and is left in evaluation mode on the CPU; the global torch random state
-    is unchanged. ``converged_`` is ``None`` for files that predate it.
+    is unchanged. ``converged_`` is ``None`` for files that predate it;
+    ``grid_spacing_`` is all 0 (no discrete feature, as they were fitted)
+    for files that predate it.
     """
     estimator._validate_params()
     estimator._check_params()
@@ -64,6 +69,7 @@ def set_fitted_state(
         "n_features_in_": n_features,
         "location_": _expect_vector(fitted, "location_", n_features),
         "scale_": _expect_vector(fitted, "scale_", n_features),
+        "grid_spacing_": _expect_spacing(fitted, n_features),
     }
     names = fitted.get("feature_names_in_")
     if names is not None:
@@ -120,6 +126,15 @@ def _expect_vector(fitted: dict[str, Any], key: str, n_features: int) -> np.ndar
     ):
         raise ValueError(f"bad {key}")
     return np.array(value.numpy(), dtype=np.float64)
+
+
+def _expect_spacing(fitted: dict[str, Any], n_features: int) -> np.ndarray:
+    if "grid_spacing_" not in fitted:
+        return np.zeros(n_features)
+    spacing = _expect_vector(fitted, "grid_spacing_", n_features)
+    if not (np.isfinite(spacing) & (spacing >= 0)).all():
+        raise ValueError("bad grid_spacing_")
+    return spacing
 
 
 def _expect_floats(fitted: dict[str, Any], key: str) -> list[float]:

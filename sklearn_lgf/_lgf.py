@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from numpy.typing import ArrayLike
 from sklearn.utils._param_validation import (
     Interval,
     StrOptions,
@@ -73,6 +74,7 @@ class LGFDensity(BaseFlowDensity):
     n_validation_samples : int, default=5
         ``K`` of the estimate that early stopping watches.
     {{batch_norm}}
+    {{dequantise}}
     {{max_iter}}
     {{batch_size}}
     {{learning_rate}}
@@ -168,6 +170,7 @@ class LGFDensity(BaseFlowDensity):
         importance_tol: float | None = None,
         n_validation_samples: int = 5,
         batch_norm: bool = False,
+        dequantise: str | ArrayLike | None = "auto",
         max_iter: int = 200,
         batch_size: int | str = "auto",
         learning_rate: str = "constant",
@@ -200,6 +203,7 @@ class LGFDensity(BaseFlowDensity):
         self.importance_tol = importance_tol
         self.n_validation_samples = n_validation_samples
         self.batch_norm = batch_norm
+        self.dequantise = dequantise
         self.max_iter = max_iter
         self.batch_size = batch_size
         self.learning_rate = learning_rate

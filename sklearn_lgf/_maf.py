@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import torch
+from numpy.typing import ArrayLike
 
 from ._base import BaseFlowDensity, layer_sizes
 from ._docs import fill_doc
@@ -35,6 +36,7 @@ class MAFDensity(BaseFlowDensity):
     {{n_bins}}
     {{tail_bound}}
     {{batch_norm}}
+    {{dequantise}}
     {{max_iter}}
     {{batch_size}}
     {{learning_rate}}
@@ -90,6 +92,7 @@ class MAFDensity(BaseFlowDensity):
         n_bins: int = 8,
         tail_bound: float = 3.0,
         batch_norm: bool = False,
+        dequantise: str | ArrayLike | None = "auto",
         max_iter: int = 200,
         batch_size: int | str = "auto",
         learning_rate: str = "constant",
@@ -113,6 +116,7 @@ class MAFDensity(BaseFlowDensity):
         self.n_bins = n_bins
         self.tail_bound = tail_bound
         self.batch_norm = batch_norm
+        self.dequantise = dequantise
         self.max_iter = max_iter
         self.batch_size = batch_size
         self.learning_rate = learning_rate

@@ -11,7 +11,9 @@ An estimator given a memmap reads it in blocks of rows, never whole:
 - a second sequential pass finds the rows beyond that fence and sums the
   rest into the mean and standard deviation of
   :func:`~sklearn_lgf._standardise.robust_location_scale` (the same
-  statistics, summed in another order: equal to rounding);
+  statistics, summed in another order: equal to rounding) and, when asked,
+  their grid spacings (:class:`~sklearn_lgf._dequantise.GridScan`: exactly
+  the in-memory ones);
 - training reads blocks of rows in a random order (:class:`BlockRows
   <sklearn_lgf.nn.data.BlockRows>`), and each epoch's validation score
   streams the held-out rows in file order.
@@ -36,8 +38,10 @@ from collections.abc import Iterator, Sequence
 import numpy as np
 import torch
 
+from ._dequantise import GridScan
 from ._standardise import (
     TRAINING_FENCE,
+    Standardisation,
     Statistics,
     extreme_rows,
     fence_scale,
@@ -214,10 +218,11 @@ def check_finite(x: np.ndarray, first_row: int) -> None:
     )
 
 
-def scan(X: np.ndarray, seed: int) -> Statistics:
+def scan(X: np.ndarray, seed: int, grids: bool = False) -> Statistics:
     """The finiteness check and the :class:`Statistics` of the memmap ``X`` in
-    two sequential passes (see the module's description). ``seed`` draws the
-    fence's sample (used only when ``X`` has more rows than it)."""
+    two sequential passes (see the module's description); ``grids``: with the
+    grid spacings. ``seed`` draws the fence's sample (used only when ``X``
+    has more rows than it)."""
     n, d = X.shape
     reader = RowReader(X)
     # Each row joins the sample with the same chance, drawn chunk by chunk:
@@ -234,14 +239,18 @@ def scan(X: np.ndarray, seed: int) -> Statistics:
         sample.append(x if share == 1.0 else x[draws.random(len(x)) < share])
     median, spread = fence_scale(np.concatenate(sample))
     del sample
-    extreme, sums = _kept_sums(reader, median, spread, minimum, maximum, True)
+    grid = GridScan(d) if grids else None
+    extreme, sums = _kept_sums(reader, median, spread, minimum, maximum, True, grid)
     if sums[0][0] == 0:
         # Every row is beyond the fence: as in memory, the statistics of all.
-        _, sums = _kept_sums(reader, median, spread, minimum, maximum, False)
+        grid = GridScan(d) if grids else None
+        _, sums = _kept_sums(reader, median, spread, minimum, maximum, False, grid)
     location, scale, constant = location_scale_from_sums(median, *sums)
+    spacing = None if grid is None else grid.result()[0]
     return Statistics(
-        n, median, spread, extreme, minimum, maximum, location, scale, constant
-    )
+        n, median, spread, extreme, minimum, maximum, location, scale, constant,
+        spacing,
+    )  # fmt: skip
 
 
 def _kept_sums(
@@ -251,12 +260,14 @@ def _kept_sums(
     minimum: np.ndarray,
     maximum: np.ndarray,
     drop_far: bool,
+    grid: GridScan | None = None,
 ) -> tuple[np.ndarray, tuple[np.ndarray, ...]]:
     """The rows beyond the fence, and the count and the sums of the
     deviations from ``median`` (and of their squares) of the other rows (all
     rows without ``drop_far``), deviations in units of ``2**exponent``, and
     their smallest and largest values: the arguments of
-    :func:`location_scale_from_sums` after the centre.
+    :func:`location_scale_from_sums` after the centre. ``grid``, if given,
+    takes in the same rows.
 
     The unit is a power of two at least as large as any deviation (the fence
     bounds them; for a feature without spread, the range of the data does):
@@ -287,6 +298,8 @@ def _kept_sums(
             first += deviation.sum(axis=0)
             second += (deviation * deviation).sum(axis=0)
         count += len(x)
+        if grid is not None:
+            grid.add(x)
         if len(x):
             np.minimum(lowest, x.min(axis=0), out=lowest)
             np.maximum(highest, x.max(axis=0), out=highest)
@@ -340,7 +353,8 @@ class RowPermutation:
 
 class MemmapRows:
     """The training and validation rows of a memmap, read on demand as
-    standardised float32 tensors.
+    standardised float32 tensors (the validation rows dequantised by their
+    keyed draws, as :func:`~sklearn_lgf._rows.training_rows` does in memory).
 
     The rows beyond the fence (``scan.extreme``) are left out; of the others,
     numbered in file order, those that a :class:`RowPermutation` seeded with
@@ -351,16 +365,14 @@ class MemmapRows:
         self,
         X: np.ndarray,
         extreme: np.ndarray,
-        location: np.ndarray,
-        scale: np.ndarray,
+        standardisation: Standardisation,
         n_validation: int,
         seed: int,
         device: torch.device,
     ) -> None:
         self.X = X
         self.extreme = extreme
-        self.location = location
-        self.scale = scale
+        self.standardisation = standardisation
         self.n_kept = X.shape[0] - len(extreme)
         self.n_validation = n_validation
         self.n_training = self.n_kept - n_validation
@@ -387,8 +399,7 @@ class MemmapRows:
         held_out = self.permutation(kept_number[~far]) < self.n_validation
         keep = np.zeros(len(rows), dtype=bool)
         keep[np.flatnonzero(~far)[held_out if validation else ~held_out]] = True
-        with np.errstate(over="ignore", invalid="ignore"):
-            z = (x[keep] - self.location) / self.scale
+        z = self.standardisation.values(x[keep], keyed=validation)
         return torch.from_numpy(z.astype(np.float32)).to(self.device)
 
     def read_training(self, blocks: Sequence[int]) -> torch.Tensor:

@@ -2,13 +2,16 @@
 :class:`numpy.memmap` read a part at a time (data larger than memory).
 
 ``fit`` takes ``X`` through :func:`check`, :func:`scan` (the fence, the rows
-beyond it and the standardisation statistics), :meth:`Standardisation.check_range`
-and :func:`training_rows`; ``score_samples`` through :func:`check` and
-:func:`score`, which hands the scorer one segment of standardised float32
-rows at a time and gathers its results. Arrays and memmaps differ only in
-how a part of the rows is read (:func:`parts`) and how the statistics are
-summed (:func:`~sklearn_lgf._standardise.statistics` in memory,
-:func:`~sklearn_lgf._out_of_core.scan` in two passes over the file).
+beyond it, the standardisation statistics and the grids of discrete
+features), :func:`check_range` and :func:`training_rows`; ``score_samples``
+through :func:`check` and :func:`score`, which hands the scorer one segment
+of standardised float32 rows at a time and gathers its results. Arrays and
+memmaps differ only in how a part of the rows is read (:func:`parts`) and
+how the statistics are summed (:func:`~sklearn_lgf._standardise.statistics`
+in memory, :func:`~sklearn_lgf._out_of_core.scan` in two passes over the
+file). Every row that is scored or validates passes through
+:class:`~sklearn_lgf._standardise.Standardisation`, which dequantises its
+discrete features by the row's keyed draw before standardising it.
 
 No tensor maths: rows leave here as float32 tensors of standardised values.
 """
@@ -18,7 +21,6 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -27,13 +29,31 @@ from sklearn.utils.validation import validate_data
 
 from . import _out_of_core
 from ._progress import rows_bar
-from ._standardise import TRAINING_FENCE, Statistics, statistics
+from ._standardise import (
+    FLOAT32_SAFE,
+    TRAINING_FENCE,
+    Standardisation,
+    Statistics,
+    statistics,
+)
 from .nn import DensityModel, evaluation
 from .nn.data import BlockRows, TrainingRows
 
-# Standardised values the float32 model can take: their squares (in the
-# Gaussian base density and the networks) must not overflow float32.
-FLOAT32_SAFE = math.sqrt(float(np.finfo(np.float32).max))
+__all__ = [
+    "FLOAT32_SAFE",
+    "Standardisation",
+    "Validation",
+    "as_tensor",
+    "check",
+    "check_range",
+    "is_memmap",
+    "parts",
+    "scan",
+    "score",
+    "training_rows",
+    "validation_rows",
+    "warn_extreme",
+]
 # Scoring hands the scorer segments of whole scoring chunks of about this
 # many rows through the model (rows times importance samples for LGF), and
 # of at most CHUNK_BYTES of float64 rows; a progress bar advances by segment.
@@ -81,72 +101,30 @@ def parts(X: np.ndarray, n_rows: int) -> Iterator[tuple[int, np.ndarray]]:
         reader.close()
 
 
-def scan(X: np.ndarray, seed: int) -> Statistics:
+def scan(X: np.ndarray, seed: int, grids: bool = False) -> Statistics:
     """The fence, the rows beyond it and the standardisation statistics of
-    the checked training rows ``X``; ``seed`` draws a large memmap's sample
-    for the fence (see :func:`~sklearn_lgf._out_of_core.scan`)."""
+    the checked training rows ``X`` (``grids``: and the grid spacings of the
+    rows within the fence); ``seed`` draws a large memmap's sample for the
+    fence (see :func:`~sklearn_lgf._out_of_core.scan`)."""
     if is_memmap(X):
-        return _out_of_core.scan(X, seed)
-    return statistics(X)
+        return _out_of_core.scan(X, seed, grids)
+    return statistics(X, grids)
 
 
-@dataclass(frozen=True)
-class Standardisation:
-    """``(x - location) / scale`` per feature, and the checks that the
-    float32 model can hold the result; ``owner`` names the estimator in
-    messages."""
-
-    location: np.ndarray
-    scale: np.ndarray
-    owner: str
-
-    @property
-    def log_det_correction(self) -> float:
-        """``log p_X(x) = log p_Z(z) + this``, for ``z`` the standardised ``x``."""
-        return float(-np.log(self.scale).sum())
-
-    def values(self, x: np.ndarray) -> np.ndarray:
-        """The standardised ``x``, in float64."""
-        with np.errstate(over="ignore", invalid="ignore"):
-            return (x - self.location) / self.scale
-
-    def float32(self, x: np.ndarray, first_row: int = 0) -> np.ndarray:
-        """The standardised ``x`` in float32, or a ValueError if float32
-        cannot hold it (naming rows from ``first_row`` on: ``x`` may be a
-        part of the data).
-
-        The model computes in float32: a standardised value beyond
-        :data:`FLOAT32_SAFE` (about 1.8e19, whose square is float32's largest
-        value, 3.4e38) would overflow inside it and could come out as NaN.
-        Standardised values are checked, not ``x``: data in any units work as
-        long as their spread is representable.
-        """
-        z = self.values(x)
-        bad = ~(np.abs(z) <= FLOAT32_SAFE)
-        if bad.any():
-            i, j = (int(k) for k in np.argwhere(bad)[0])
-            raise ValueError(
-                "Input X contains values too large for dtype('float32') once "
-                f"standardised: X[{first_row + i}, {j}] = {x[i, j]:.6g} lies "
-                f"{abs(z[i, j]):.3g} "
-                f"times the feature's scale ({self.scale[j]:.3g}) from its "
-                f"location ({self.location[j]:.6g}). {self.owner} "
-                f"computes in float32, where values beyond {FLOAT32_SAFE:.2g} "
-                "scale units overflow."
-            )
-        return z.astype(np.float32)
-
-    def check_range(self, X: np.ndarray, found: Statistics) -> None:
-        """:meth:`float32`'s check of every row of ``X``, whose features range
-        as ``found`` says: only when an extreme fails is ``X`` read again, to
-        name its first value that float32 cannot hold."""
-        reach = np.maximum(
-            np.abs(self.values(found.minimum)), np.abs(self.values(found.maximum))
-        )
-        if (reach <= FLOAT32_SAFE).all():
-            return
-        for start, x in parts(X, _out_of_core.chunk_rows(X, _out_of_core.CHUNK_BYTES)):
-            self.float32(x, first_row=start)
+def check_range(
+    standardisation: Standardisation, X: np.ndarray, found: Statistics
+) -> None:
+    """:meth:`Standardisation.float32`'s check of every training row of
+    ``X``, whose features range as ``found`` says: only when an extreme fails
+    is ``X`` read again, to name its first value that float32 cannot hold."""
+    reach = np.maximum(
+        np.abs(standardisation.values(found.minimum)),
+        np.abs(standardisation.values(found.maximum)),
+    )
+    if (reach <= FLOAT32_SAFE).all():
+        return
+    for start, x in parts(X, _out_of_core.chunk_rows(X, _out_of_core.CHUNK_BYTES)):
+        standardisation.float32(x, first_row=start, keyed=False)
 
 
 def warn_extreme(owner: str, X: np.ndarray, found: Statistics, stacklevel: int) -> None:
@@ -203,17 +181,15 @@ def training_rows(
 
     An array's rows are split by a random permutation and held as tensors; a
     memmap's are read on demand (:class:`~sklearn_lgf._out_of_core.MemmapRows`)
-    and its validation rows streamed in file order.
+    and its validation rows streamed in file order. The training rows are
+    standardised as they are (the training loop adds fresh dequantisation
+    noise to each batch); the validation rows are dequantised by their keyed
+    draws first, as rows that are scored are, so that a row's validation
+    score is its score.
     """
     if is_memmap(X):
         rows = _out_of_core.MemmapRows(
-            X,
-            found.extreme,
-            standardisation.location,
-            standardisation.scale,
-            n_validation,
-            seed,
-            device,
+            X, found.extreme, standardisation, n_validation, seed, device
         )
         training: torch.Tensor | TrainingRows = BlockRows(
             rows.read_training,
@@ -231,13 +207,16 @@ def training_rows(
 
     else:
         kept = np.delete(X, found.extreme, axis=0) if len(found.extreme) else X
-        Z = standardisation.values(kept)
-        order = np.random.RandomState(seed).permutation(len(Z))
+        order = np.random.RandomState(seed).permutation(len(kept))
         training = torch.as_tensor(
-            Z[order[n_validation:]], dtype=torch.float32, device=device
+            standardisation.values(kept[order[n_validation:]]),
+            dtype=torch.float32,
+            device=device,
         )
         held_out = torch.as_tensor(
-            Z[order[:n_validation]], dtype=torch.float32, device=device
+            standardisation.values(kept[order[:n_validation]], keyed=True),
+            dtype=torch.float32,
+            device=device,
         )
 
         def validation(model: DensityModel) -> float:

@@ -1,14 +1,21 @@
 """Per-feature standardisation that a few extreme rows cannot wreck.
 
 The estimators train on standardised features; these statistics decide the
-scale, and which training rows are too far out to train on.
+scale, which training rows are too far out to train on and, on the other
+rows, the grids of the discrete features. :class:`Standardisation` maps rows
+to what the float32 model takes: the keyed dequantisation of the rows that
+are scored, then the standardisation.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, field
 
 import numpy as np
+
+from ._dequantise import dequantise as keyed_dequantise
+from ._dequantise import find_grids
 
 # Interquartile range of the standard normal: IQR / this is the standard
 # deviation for Gaussian data, and unmoved by a few extreme rows.
@@ -17,6 +24,9 @@ NORMAL_IQR = 1.3489795003921634
 # fence_scale) from the median in any feature are left out of training and
 # of the standardisation statistics, with a warning.
 TRAINING_FENCE = 30.0
+# Standardised values the float32 model can take: their squares (in the
+# Gaussian base density and the networks) must not overflow float32.
+FLOAT32_SAFE = math.sqrt(float(np.finfo(np.float32).max))
 
 
 def _spread(deviation: np.ndarray) -> float:
@@ -169,13 +179,25 @@ class Statistics:
     scale: np.ndarray
     constant: np.ndarray
     """Which features are constant (their scale is 1)."""
+    spacing: np.ndarray | None = None
+    """The grid spacing of each feature over the rows within the fence (all
+    rows if none is), 0 for a continuous one (see
+    :func:`~sklearn_lgf._dequantise.find_grids`); ``None`` if not asked for."""
 
 
-def statistics(X: np.ndarray) -> Statistics:
-    """The :class:`Statistics` of the rows ``X`` (of at least two rows) in memory."""
+def statistics(X: np.ndarray, grids: bool = False) -> Statistics:
+    """The :class:`Statistics` of the rows ``X`` (of at least two rows) in
+    memory; ``grids``: with the grid spacings."""
     median, spread = fence_scale(X)
     far = extreme_rows(X, (median, spread))
     location, scale, constant = robust_location_scale(X, far)
+    spacing = None
+    if grids:
+        # The grids of the rows the model is fitted to: one wild value (a
+        # typing error far beyond the fence) would otherwise stretch a
+        # column's range past any grid and leave its point masses in.
+        kept = X[~far] if (~far).any() else X
+        spacing = find_grids(kept)[0]
     return Statistics(
         len(X),
         median,
@@ -186,4 +208,81 @@ def statistics(X: np.ndarray) -> Statistics:
         location,
         scale,
         constant,
+        spacing,
     )
+
+
+@dataclass(frozen=True)
+class Standardisation:
+    """``(x - location) / scale`` per feature, the keyed dequantisation of
+    the rows that are scored, and the checks that the float32 model can hold
+    the result; ``owner`` names the estimator in messages.
+
+    ``spacing`` (the fitted ``grid_spacing_``) and ``seed`` key the
+    dequantisation noise (:func:`~sklearn_lgf._dequantise.dequantise`,
+    draw 0); with no positive spacing the rows are only standardised.
+    """
+
+    location: np.ndarray
+    scale: np.ndarray
+    owner: str
+    spacing: np.ndarray | None = None
+    seed: int = 0
+    discrete: bool = field(init=False)
+
+    def __post_init__(self) -> None:
+        discrete = self.spacing is not None and bool((self.spacing > 0).any())
+        object.__setattr__(self, "discrete", discrete)
+
+    @property
+    def log_det_correction(self) -> float:
+        """``log p_X(x) = log p_Z(z) + this``, for ``z`` the standardised ``x``."""
+        return float(-np.log(self.scale).sum())
+
+    @property
+    def noise_widths(self) -> tuple[float, ...] | None:
+        """The width of each feature's grid cell in standardised units
+        (``spacing / scale``, 0 for a continuous feature): the training
+        noise's; ``None`` without a discrete feature."""
+        if not self.discrete:
+            return None
+        assert self.spacing is not None
+        return tuple(float(w) for w in self.spacing / self.scale)
+
+    def values(self, x: np.ndarray, keyed: bool = False) -> np.ndarray:
+        """The standardised ``x``, in float64; ``keyed``: of ``x`` dequantised
+        by each row's keyed draw first (rows that are scored or validate;
+        training rows get fresh noise in the training loop instead)."""
+        if keyed and self.discrete:
+            x = keyed_dequantise(x, self.spacing, self.seed)
+        with np.errstate(over="ignore", invalid="ignore"):
+            return (x - self.location) / self.scale
+
+    def float32(
+        self, x: np.ndarray, first_row: int = 0, keyed: bool = True
+    ) -> np.ndarray:
+        """The standardised ``x`` in float32 (dequantised by the rows' keyed
+        draws unless ``keyed`` is false), or a ValueError if float32 cannot
+        hold it (naming rows from ``first_row`` on: ``x`` may be a part of
+        the data).
+
+        The model computes in float32: a standardised value beyond
+        :data:`FLOAT32_SAFE` (about 1.8e19, whose square is float32's largest
+        value, 3.4e38) would overflow inside it and could come out as NaN.
+        Standardised values are checked, not ``x``: data in any units work as
+        long as their spread is representable.
+        """
+        z = self.values(x, keyed=keyed)
+        bad = ~(np.abs(z) <= FLOAT32_SAFE)
+        if bad.any():
+            i, j = (int(k) for k in np.argwhere(bad)[0])
+            raise ValueError(
+                "Input X contains values too large for dtype('float32') once "
+                f"standardised: X[{first_row + i}, {j}] = {x[i, j]:.6g} lies "
+                f"{abs(z[i, j]):.3g} "
+                f"times the feature's scale ({self.scale[j]:.3g}) from its "
+                f"location ({self.location[j]:.6g}). {self.owner} "
+                f"computes in float32, where values beyond {FLOAT32_SAFE:.2g} "
+                "scale units overflow."
+            )
+        return z.astype(np.float32)

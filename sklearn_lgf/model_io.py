@@ -23,9 +23,13 @@ The file holds, under the keys below:
 ``"params"``
     ``get_params()`` made JSON-like: tuples become lists (and tuples again on
     load), a ``random_state`` that is not an int or ``None`` is stored as
-    ``None``, and ``device`` is stored as a string.
+    ``None``, and ``device`` is stored as a string. A file written before
+    the ``dequantise`` parameter existed loads with ``dequantise=None``,
+    what its model did.
 ``"fitted"``
-    ``location_`` and ``scale_`` (float64 tensors), ``n_features_in_``,
+    ``location_``, ``scale_`` and ``grid_spacing_`` (float64 tensors; files
+    written before ``grid_spacing_`` existed load with zeros: no discrete
+    feature, as they were fitted), ``n_features_in_``,
     ``feature_names_in_`` (a list of str, only when the estimator has it),
     ``n_iter_``, ``loss_curve_``, ``validation_scores_``,
     ``best_validation_score_``, ``converged_`` (absent from files written
@@ -125,13 +129,14 @@ def _params_from_plain(cls: type[BaseFlowDensity], params: Any) -> dict[str, Any
         raise _NotAModelFile(
             f"unknown parameters for {cls.__name__}: {sorted(unknown)}"
         )
+    plain = {
+        name: tuple(value) if isinstance(value, list) else value
+        for name, value in params.items()
+    }
+    # A model saved before the parameter existed did not dequantise.
+    plain.setdefault("dequantise", None)
     # Files written before 0.2.0 name the step by the deprecated ``base``.
-    return translate_base(
-        {
-            name: tuple(value) if isinstance(value, list) else value
-            for name, value in params.items()
-        }
-    )
+    return translate_base(plain)
 
 
 # ---------------------------------------------------------------------------

@@ -137,6 +137,20 @@ def test_a_pickle_from_before_a_parameter_existed_loads_with_its_default(fitted)
     np.testing.assert_array_equal(older.score_samples(X_TEST), expected)
 
 
+def test_a_pickle_from_before_dequantisation_loads_as_it_was_fitted(fitted):
+    """An older pickle has neither ``dequantise`` nor ``grid_spacing_``: it
+    loads without grids and with ``dequantise=None`` (a refit does what its
+    fit did), and scores as before."""
+    expected = fitted.score_samples(X_TEST)
+    state = fitted.__getstate__()
+    del state["dequantise"], state["grid_spacing_"]
+    older = type(fitted).__new__(type(fitted))
+    older.__setstate__(state)
+    assert older.get_params()["dequantise"] is None
+    np.testing.assert_array_equal(older.grid_spacing_, np.zeros(2))
+    np.testing.assert_array_equal(older.score_samples(X_TEST), expected)
+
+
 # ---------------------------------------------------------- reproducibility
 
 
@@ -316,6 +330,13 @@ COMMON_BAD_PARAMS = [
     ("device", "nonsense"),
     ("n_threads", 0),
     ("random_state", "seed"),
+    ("dequantise", "yes"),
+    ("dequantise", [1.0]),  # X has two features
+    ("dequantise", [[1.0, 1.0]]),
+    ("dequantise", [1.0, -1.0]),
+    ("dequantise", [np.nan, 0.0]),
+    ("dequantise", [0.0, np.inf]),
+    ("dequantise", ["a", "b"]),
 ]
 LGF_BAD_PARAMS = [
     ("u_dim", 0),

@@ -10,8 +10,9 @@ import pytest
 import torch
 from sklearn.base import clone
 
-from sklearn_lgf import LGFDensity, MAFDensity, _out_of_core, _rows
-from sklearn_lgf._standardise import extreme_rows, robust_location_scale
+from sklearn_lgf import LGFDensity, MAFDensity, _dequantise, _out_of_core, _rows
+from sklearn_lgf._dequantise import find_grids
+from sklearn_lgf._standardise import extreme_rows, robust_location_scale, statistics
 from sklearn_lgf.nn.data import BlockRows
 
 pytestmark = [
@@ -87,6 +88,57 @@ def test_a_large_file_takes_its_fence_from_a_sample(tmp_path, monkeypatch):
     np.testing.assert_array_equal(found.extreme, np.flatnonzero(extreme_rows(X)))
     np.testing.assert_allclose(found.location, location, rtol=1e-13, atol=1e-15)
     np.testing.assert_allclose(found.scale, scale, rtol=1e-13)
+
+
+def discrete_data(n: int = 6000, seed: int = 0) -> np.ndarray:
+    """Binary, integer, 0.1-resolution, 0.25-grid, continuous and constant
+    columns, and a row far beyond the fence in the integer column."""
+    rng = np.random.RandomState(seed)
+    X = np.c_[
+        rng.rand(n) < 0.3,
+        rng.poisson(4.0, n),
+        np.round(rng.normal(50.0, 10.0, n), 1),
+        0.25 * rng.randint(-20, 20, n),
+        rng.normal(size=n),
+        np.full(n, 2.0),
+    ].astype(float)
+    X[41, 1] = 1e7  # a typing error: it would stretch the grid past MAX_CELLS
+    return X
+
+
+@pytest.mark.filterwarnings("ignore:Features \\[5\\] are constant:UserWarning")
+@pytest.mark.filterwarnings("ignore:MAFDensity. 1 training row lies:UserWarning")
+def test_grid_spacings_match_the_in_memory_ones(tmp_path, monkeypatch):
+    X = discrete_data()
+    expected = statistics(X, grids=True).spacing
+    kept = np.delete(X, 41, axis=0)
+    np.testing.assert_array_equal(expected, find_grids(kept)[0])
+    np.testing.assert_allclose(expected, [1.0, 1.0, 0.1, 0.25, 0.0, 0.0], rtol=1e-9)
+    # Read in chunks of 100 rows, each column checked from its 8th value on:
+    # the continuous column is dropped early, the others kept to the end.
+    monkeypatch.setattr(_out_of_core, "CHUNK_BYTES", 100 * 6 * 8)
+    monkeypatch.setattr(_dequantise, "FIRST_CHECK", 8)
+    M = memmap(tmp_path, X)
+    found = _out_of_core.scan(M, seed=0, grids=True)
+    assert found.extreme.tolist() == [41]
+    np.testing.assert_array_equal(found.spacing, expected)
+    assert _out_of_core.scan(M, seed=0).spacing is None  # only when asked
+    est = MAFDensity(**SMALL, max_iter=1).fit(M)
+    np.testing.assert_array_equal(est.grid_spacing_, expected)
+    in_memory = MAFDensity(**SMALL, max_iter=1).fit(X)
+    np.testing.assert_array_equal(in_memory.grid_spacing_, expected)
+    np.testing.assert_array_equal(est.score_samples(M), est.score_samples(X))
+
+
+def test_a_grid_scan_drops_a_column_once_it_is_off_every_grid():
+    rng = np.random.RandomState(0)
+    scan = _dequantise.GridScan(2)
+    for _ in range(5):
+        scan.add(np.c_[rng.randint(0, 3, 50), rng.normal(size=50)].astype(float))
+    assert scan.values[1] is None and len(scan.values[0]) == 3
+    spacing, offset = scan.result()
+    np.testing.assert_array_equal(spacing, [1.0, 0.0])
+    assert offset[0] == 0.0
 
 
 def test_row_permutation_is_a_permutation():
@@ -183,8 +235,9 @@ def test_streaming_across_many_blocks(tmp_path, monkeypatch):
         est = MAFDensity(**SMALL, max_iter=2, batch_norm=True).fit(M)
     assert np.isfinite(est.validation_scores_).all()
     np.testing.assert_array_equal(est.score_samples(M), est.score_samples(X))
+    standardisation = est._standardisation()
     rows = _out_of_core.MemmapRows(
-        M, np.array([17]), est.location_, est.scale_, 500, 0, torch.device("cpu")
+        M, np.array([17]), standardisation, 500, 0, torch.device("cpu")
     )
     assert rows.n_blocks == 157 and rows.window_blocks == 8
     training = torch.cat([rows.read_training(range(rows.n_blocks))])

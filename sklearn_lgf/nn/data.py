@@ -5,7 +5,9 @@ rows read on demand (data larger than memory).
 things: the minibatches of an epoch in a random order, the rows in a fixed
 order (the loss of fixed weights), and a fixed subset of rows (batch-norm
 calibration). :class:`TensorRows` gives exactly what training on a tensor
-always did; :class:`BlockRows` keeps only a window of rows in memory.
+always did; :class:`BlockRows` keeps only a window of rows in memory;
+:class:`DequantisedRows` spreads either's discrete features over their grid
+cells.
 """
 
 from __future__ import annotations
@@ -153,3 +155,67 @@ class BlockRows(TrainingRows):
 
     def _empty(self) -> Tensor:
         return torch.empty(0, self.n_features, dtype=self.dtype, device=self.device)
+
+
+class DequantisedRows(TrainingRows):
+    """``rows`` with uniform noise of a per-feature width added to every batch.
+
+    A feature whose values lie on a grid of spacing ``h`` (standardised:
+    ``widths = h / scale``) is a point mass to a continuous model, whose
+    likelihood on it is unbounded. Adding ``(v - 1/2) * width``, ``v``
+    uniform on ``(0, 1)``, spreads each value over its cell; a feature of
+    width ``0`` is left as it is (adding ``0`` changes no value).
+
+    An epoch's batches get fresh noise from ``generator`` at every step, so
+    that over the steps training follows the gradient of
+    ``E_v[log p(x + (v - 1/2) * width)]``, the likelihood of the
+    dequantised data, rather than fitting one fixed draw per row.
+    :meth:`batches` and :meth:`head` (the loss of fixed weights, batch-norm
+    calibration) draw from a generator seeded with ``fixed_seed`` at every
+    call: the same noisy rows each time, so that the losses of two sets of
+    weights compare like with like.
+    """
+
+    def __init__(
+        self,
+        rows: TrainingRows,
+        widths: Tensor,
+        generator: torch.Generator,
+        fixed_seed: int,
+    ) -> None:
+        if widths.shape != (rows.n_features,):
+            raise ValueError(
+                f"widths must have shape ({rows.n_features},), got "
+                f"{tuple(widths.shape)}"
+            )
+        self.rows = rows
+        self.widths = widths.to(device=rows.device, dtype=rows.dtype)
+        self.generator = generator
+        self.fixed_seed = fixed_seed
+        self.n_rows = rows.n_rows
+        self.n_features = rows.n_features
+        self.device = rows.device
+        self.dtype = rows.dtype
+
+    def _noisy(self, batch: Tensor, generator: torch.Generator) -> Tensor:
+        v = torch.rand(
+            batch.shape, generator=generator, device=batch.device, dtype=batch.dtype
+        )
+        return batch + (v - 0.5) * self.widths
+
+    def _fixed(self) -> torch.Generator:
+        return torch.Generator(device=self.device).manual_seed(self.fixed_seed)
+
+    def epoch_batches(
+        self, batch_size: int, generator: torch.Generator
+    ) -> Iterator[Tensor]:
+        for batch in self.rows.epoch_batches(batch_size, generator):
+            yield self._noisy(batch, self.generator)
+
+    def batches(self, batch_size: int) -> Iterator[Tensor]:
+        fixed = self._fixed()
+        for batch in self.rows.batches(batch_size):
+            yield self._noisy(batch, fixed)
+
+    def head(self, rows: int) -> Tensor:
+        return self._noisy(self.rows.head(rows), self._fixed())

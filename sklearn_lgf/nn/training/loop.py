@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import torch
 from torch import Tensor
 
-from ..data import TensorRows, TrainingRows
+from ..data import DequantisedRows, TensorRows, TrainingRows
 from ..model import DensityModel
 from .config import (
     Divergence,
@@ -28,6 +28,10 @@ from .schedule import LR_DIVISOR, LearningRateSchedule, make_optimizer
 # there is no validation split: in-memory rows arrive shuffled, a memmap's
 # are its first rows; either is plenty for a reference many nats wide.
 REFERENCE_ROWS = 4096
+# Seeds the fixed dequantisation noise of the fixed-weight passes relative to
+# the training noise's seed (whose +1 and +2 the LGF's validation draws and
+# the batch-norm calibration use).
+DEQUANTISE_SEED_OFFSET = 3
 
 
 def train(
@@ -39,6 +43,7 @@ def train(
     shuffle_generator: torch.Generator,
     noise_generator: torch.Generator,
     score_offset: float = 0.0,
+    dequantise: Sequence[float] | None = None,
     log: Callable[[str], None] | None = None,
     on_epoch: Callable[[EpochReport], None] | None = None,
 ) -> TrainingResult:
@@ -75,6 +80,13 @@ def train(
     score_offset : float, default=0.0
         Added to every recorded log-likelihood (and subtracted from losses),
         so that the figures are in the units the caller wants.
+    dequantise : sequence of float, optional
+        Per feature, the width of the uniform noise centred on each training
+        value (``0``: none): the grid spacing of a discrete feature in the
+        units of the rows. Every training batch gets fresh noise from
+        ``noise_generator`` (:class:`~sklearn_lgf.nn.data.DequantisedRows`),
+        so the model fits the dequantised data. ``None`` or all zeros: the
+        rows are used as they are, and nothing is drawn.
     log : callable, optional
         Receives one-line messages (rate changes, stopping, divergence).
     on_epoch : callable, optional
@@ -94,6 +106,13 @@ def train(
         On ``KeyboardInterrupt``, once the best weights are restored.
     """
     rows = x_train if isinstance(x_train, TrainingRows) else TensorRows(x_train)
+    if dequantise is not None and any(width > 0 for width in dequantise):
+        rows = DequantisedRows(
+            rows,
+            torch.tensor(list(dequantise), dtype=rows.dtype, device=rows.device),
+            noise_generator,
+            noise_generator.initial_seed() + DEQUANTISE_SEED_OFFSET,
+        )
     batch_size = min(config.batch_size, rows.n_rows)
     optimizer = make_optimizer(model, config, batch_size, rows.device)
     criterion = StoppingCriterion(
