@@ -7,18 +7,28 @@ batch-independent chunks. A flow step is a conditioner
 (:mod:`~sklearn_lgf.nn.conditioners`, named by :data:`CONDITIONERS`) times
 an elementwise monotone transform (:mod:`~sklearn_lgf.nn.transforms`, named
 by :data:`UNIVARIATES`), put together by :mod:`~sklearn_lgf.nn.steps`.
-Nothing in this subpackage imports scikit-learn.
+Image bijections (:mod:`~sklearn_lgf.nn.images`) take images or rows of
+flattened images. Nothing in this subpackage imports
+scikit-learn.
 """
 
 from . import evaluation
-from .bijections import BatchNorm, Bijection, Compose, Reverse, soft_clamp
-from .conditioners import CONDITIONERS, MADE, DenseConditioner, MaskedLinear
+from .bijections import BatchNorm, Bijection, Compose, Identity, Reverse, soft_clamp
+from .conditioners import (
+    CONDITIONERS,
+    MADE,
+    ConvConditioner,
+    DenseConditioner,
+    MaskedLinear,
+    ResNet,
+)
 from .diagnostics import CollapseDiagnostics, LayerDiagnostics, collapse_diagnostics
 from .flow import Flow, build_flow, flow_steps, standard_normal_log_prob
+from .images import ChannelBatchNorm, LogitTransform, OnLeading, Squeeze
 from .indexed import ConditionalGaussian, IndexedAffine
 from .lgf import LGF, LGFLayer, build_lgf
 from .model import DensityModel, MonteCarlo
-from .steps import AutoregressiveStep, CouplingStep, make_step
+from .steps import AutoregressiveStep, CouplingStep, conv_coupling_step, make_step
 from .training import TrainingConfig, TrainingDiverged, TrainingResult, train
 from .transforms import (
     UNIVARIATES,
@@ -39,27 +49,35 @@ __all__ = [
     "AutoregressiveStep",
     "BatchNorm",
     "Bijection",
+    "ChannelBatchNorm",
     "CollapseDiagnostics",
     "Compose",
     "ConditionalGaussian",
+    "ConvConditioner",
     "CouplingStep",
     "DenseConditioner",
     "DensityModel",
     "Flow",
+    "Identity",
     "IndexedAffine",
     "LGFLayer",
     "LayerDiagnostics",
+    "LogitTransform",
     "MaskedLinear",
     "MonotoneTransform",
     "MonteCarlo",
+    "OnLeading",
     "RationalQuadraticSpline",
+    "ResNet",
     "Reverse",
+    "Squeeze",
     "TrainingConfig",
     "TrainingDiverged",
     "TrainingResult",
     "build_flow",
     "build_lgf",
     "collapse_diagnostics",
+    "conv_coupling_step",
     "evaluation",
     "flow_steps",
     "make_step",
