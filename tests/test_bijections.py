@@ -2,7 +2,8 @@
 forward map, and the log-determinant equals the autograd Jacobian's. The
 steps are every transform times every conditioner, with and without a
 context; the image bijections (couplings with conv conditioners, squeeze,
-logit, per-channel batch norm) take images or flat rows of a fixed shape."""
+logit, per-channel batch norm, whole image flows) take images or flat rows
+of a fixed shape."""
 
 from __future__ import annotations
 
@@ -34,6 +35,7 @@ from sklearn_lgf.nn import (
     Reverse,
     Squeeze,
     build_flow,
+    build_image_flow,
     build_lgf,
     conv_coupling_step,
     make_step,
@@ -218,6 +220,28 @@ IMAGE_BIJECTIONS: dict[str, ImageCase] = {
     "on_leading_squeeze": ImageCase(
         lambda: OnLeading(Squeeze(), (1, 2, 4), (4, 1, 2)), (11,)
     ),
+    **{
+        f"image_flow_{scales}_scales_{norm}": ImageCase(
+            lambda scales=scales, norm=norm: (
+                build_image_flow(
+                    (1, 4, 4),
+                    n_levels=4,
+                    n_scales=scales,
+                    hidden_channels=(4,),
+                    batch_norm=norm,
+                ).transform
+            ),
+            (16,),
+            low=0.0,
+            high=4.0,
+        )
+        for scales, norm in (
+            (1, "channel"),
+            (2, "channel"),
+            (2, "element"),
+            (3, None),
+        )
+    },
 }
 
 

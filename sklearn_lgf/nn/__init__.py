@@ -7,9 +7,9 @@ batch-independent chunks. A flow step is a conditioner
 (:mod:`~sklearn_lgf.nn.conditioners`, named by :data:`CONDITIONERS`) times
 an elementwise monotone transform (:mod:`~sklearn_lgf.nn.transforms`, named
 by :data:`UNIVARIATES`), put together by :mod:`~sklearn_lgf.nn.steps`.
-Image bijections (:mod:`~sklearn_lgf.nn.images`) take images or rows of
-flattened images. Nothing in this subpackage imports
-scikit-learn.
+Image models (:func:`build_image_flow`) take rows of flattened images and
+view them as images inside (:mod:`~sklearn_lgf.nn.images`). Nothing in this
+subpackage imports scikit-learn.
 """
 
 from . import evaluation
@@ -24,6 +24,7 @@ from .conditioners import (
 )
 from .diagnostics import CollapseDiagnostics, LayerDiagnostics, collapse_diagnostics
 from .flow import Flow, build_flow, flow_steps, standard_normal_log_prob
+from .image_models import build_image_flow, multiscale_layout
 from .images import ChannelBatchNorm, LogitTransform, OnLeading, Squeeze
 from .indexed import ConditionalGaussian, IndexedAffine
 from .lgf import LGF, LGFLayer, build_lgf
@@ -75,6 +76,7 @@ __all__ = [
     "TrainingDiverged",
     "TrainingResult",
     "build_flow",
+    "build_image_flow",
     "build_lgf",
     "collapse_diagnostics",
     "conv_coupling_step",
@@ -82,6 +84,7 @@ __all__ = [
     "flow_steps",
     "make_step",
     "make_univariate",
+    "multiscale_layout",
     "rational_clamp",
     "rational_quadratic_spline",
     "soft_clamp",
