@@ -220,6 +220,9 @@ IMAGE_BIJECTIONS: dict[str, ImageCase] = {
     "on_leading_squeeze": ImageCase(
         lambda: OnLeading(Squeeze(), (1, 2, 4), (4, 1, 2)), (11,)
     ),
+    "indexed_conv": ImageCase(
+        lambda: IndexedAffine.conv((2, 4, 4), 1, (4,)), (2, 4, 4), (1, 4, 4)
+    ),
     **{
         f"image_flow_{scales}_scales_{norm}": ImageCase(
             lambda scales=scales, norm=norm: (

@@ -1,10 +1,12 @@
 """The image models: the paper's layout and sizes, a density of the data in
-the data's units (it integrates to one), samples, scores
+the data's units (it integrates to one), the LGF's bounds, samples, scores
 that do not depend on the batch, batch norms calibrated to the training
 data, and training. Inverses and log-determinants of every image bijection
 are checked in tests/test_bijections.py."""
 
 from __future__ import annotations
+
+import math
 
 import pytest
 import torch
@@ -13,9 +15,12 @@ from sklearn_lgf.nn import (
     LGF,
     BatchNorm,
     Flow,
+    LGFLayer,
     OnLeading,
     TrainingConfig,
     build_image_flow,
+    build_image_lgf,
+    collapse_diagnostics,
     evaluation,
     multiscale_layout,
     train,
@@ -24,15 +29,22 @@ from sklearn_lgf.nn.bijections import PooledMoments, calibrate_batch_norms
 from sklearn_lgf.nn.image_models import CouplingAt, SqueezeAt
 
 SMALL = dict(n_levels=4, hidden_channels=(4,))
+SMALL_LGF = dict(
+    n_levels=4,
+    hidden_channels=(4,),
+    pq_hidden_channels=(4,),
+    st_hidden_channels=(4,),
+)
 
 
-KINDS = ["flow"]
+KINDS = ["flow", "lgf"]
 
 
 def _small(kind: str, shape: tuple[int, int, int] = (1, 4, 4), **extra) -> Flow | LGF:
-    """A small image flow on ``shape`` with 4 levels."""
-    assert kind == "flow"
-    return build_image_flow(shape, **SMALL, **extra)
+    """A small image flow or LGF-RealNVP on ``shape`` with 4 levels."""
+    if kind == "flow":
+        return build_image_flow(shape, **SMALL, **extra)
+    return build_image_lgf(shape, **SMALL_LGF, **extra)
 
 
 def _layers(model: Flow | LGF) -> list[torch.nn.Module]:
@@ -101,7 +113,7 @@ def test_layout_is_the_papers_multiscale_realnvp():
 @pytest.mark.parametrize(
     "build, expected",
     [
-        # The paper's Table 2 (Fashion-MNIST): 2.99M and 5.94M. Its
+        # The paper's Table 2 (Fashion-MNIST): 2.99M, 5.94M and 5.99M. Its
         # RealNVPs have the LGF paper code's batch norm, one statistic per
         # pixel; per channel they have 12,498 parameters fewer.
         (
@@ -113,6 +125,8 @@ def test_layout_is_the_papers_multiscale_realnvp():
         (lambda: build_image_flow((1, 28, 28), batch_norm="element"), 5_944_580),
         (lambda: build_image_flow((1, 28, 28), hidden_channels=(64,) * 4), 2_972_722),
         (lambda: build_image_flow((1, 28, 28)), 5_932_082),
+        (lambda: build_image_lgf((1, 28, 28)), 5_988_752),
+        (lambda: build_image_lgf((1, 28, 28), batch_norm=True), 5_988_752),
     ],
 )
 def test_parameter_counts_at_the_papers_sizes(build, expected):
@@ -177,6 +191,40 @@ def test_exact_image_flow_integrates_to_one():
     log_p = evaluation.log_prob(flow, grid)
     integral = (log_p.exp() * volume).sum().item()
     assert integral == pytest.approx(1.0, abs=1e-3)
+
+
+def test_lgf_elbo_is_below_the_importance_estimate():
+    torch.manual_seed(0)
+    model = build_image_lgf((1, 4, 4), **SMALL_LGF).double().eval()
+    x = _toy_images(6).double()
+    for k in (1, 4, 32):
+        elbo = model.elbo(x, n_importance_samples=k)
+        importance = model.log_prob(x, n_importance_samples=k)
+        assert torch.isfinite(importance).all()
+        if k == 1:
+            torch.testing.assert_close(elbo, importance)
+        else:
+            assert (elbo < importance).all()
+    assert model.noise_shape == (3 * 16 + 7 * 4,)
+    assert model.u_shapes[0] == (1, 4, 4) and model.u_shapes[-1] == (1, 2, 2)
+
+
+def test_lgf_u_reaches_every_layer_with_its_own_shape():
+    """Each indexed layer takes its share of the noise as its ``u``; moving
+    one layer's share moves the weights."""
+    torch.manual_seed(0)
+    model = build_image_lgf((1, 4, 4), **SMALL_LGF).double().eval()
+    x = _toy_images(2).double()
+    noise = torch.randn(2, *model.noise_shape, dtype=torch.float64)
+    base = model.log_weights(x, noise)
+    start = 0
+    for shape in model.u_shapes:
+        size = math.prod(shape)
+        moved = noise.clone()
+        moved[:, start : start + size] += 0.5
+        assert (model.log_weights(x, moved) != base).all()
+        start += size
+    assert start == noise.shape[1]
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -346,9 +394,31 @@ def test_training_reduces_the_loss_and_ends_calibrated(kind):
     torch.testing.assert_close(first.running_var, var, rtol=1e-4, atol=1e-5)
 
 
+def test_lgf_layers_see_their_part_of_the_row():
+    """An indexed layer after the factoring out has the halved image shape,
+    and its ``p`` and ``q`` nets take that many channels."""
+    model = build_image_lgf((1, 4, 4), **SMALL_LGF)
+    indexed = [layer for layer in model.layers if isinstance(layer, LGFLayer)]
+    assert [layer.shape for layer in indexed] == [(1, 4, 4)] * 3 + [(4, 2, 2)] * 3 + [
+        (2, 2, 2)
+    ] * 4
+    assert indexed[-1].posterior.net.stem.in_channels == 2
+
+
+def test_collapse_diagnostics_take_image_lgfs():
+    torch.manual_seed(0)
+    model = build_image_lgf((1, 4, 4), **SMALL_LGF).eval()
+    report = collapse_diagnostics(model, _toy_images(8), n_draws=4)
+    assert len(report.layers) == 10
+    assert all(math.isfinite(layer.log_scale_spread) for layer in report.layers)
+    assert report.elbo <= report.importance
+
+
 def test_builders_refuse_bad_sizes():
     with pytest.raises(ValueError, match="one positive width per residual block"):
         build_image_flow((1, 4, 4), hidden_channels=(8, 4))
+    with pytest.raises(ValueError, match="pq_hidden_channels"):
+        build_image_lgf((1, 4, 4), pq_hidden_channels=())
     with pytest.raises(ValueError, match="unknown batch_norm"):
         build_image_flow((1, 4, 4), batch_norm="layer")
     with pytest.raises(ValueError, match=r"\(C, H, W\)"):

@@ -7,9 +7,10 @@ batch-independent chunks. A flow step is a conditioner
 (:mod:`~sklearn_lgf.nn.conditioners`, named by :data:`CONDITIONERS`) times
 an elementwise monotone transform (:mod:`~sklearn_lgf.nn.transforms`, named
 by :data:`UNIVARIATES`), put together by :mod:`~sklearn_lgf.nn.steps`.
-Image models (:func:`build_image_flow`) take rows of flattened images and
-view them as images inside (:mod:`~sklearn_lgf.nn.images`). Nothing in this
-subpackage imports scikit-learn.
+Image models (:func:`build_image_flow`, :func:`build_image_lgf`) take rows
+of flattened images and view them as images inside
+(:mod:`~sklearn_lgf.nn.images`). Nothing in this subpackage imports
+scikit-learn.
 """
 
 from . import evaluation
@@ -24,7 +25,7 @@ from .conditioners import (
 )
 from .diagnostics import CollapseDiagnostics, LayerDiagnostics, collapse_diagnostics
 from .flow import Flow, build_flow, flow_steps, standard_normal_log_prob
-from .image_models import build_image_flow, multiscale_layout
+from .image_models import build_image_flow, build_image_lgf, multiscale_layout
 from .images import ChannelBatchNorm, LogitTransform, OnLeading, Squeeze
 from .indexed import ConditionalGaussian, IndexedAffine
 from .lgf import LGF, LGFLayer, build_lgf
@@ -77,6 +78,7 @@ __all__ = [
     "TrainingResult",
     "build_flow",
     "build_image_flow",
+    "build_image_lgf",
     "build_lgf",
     "collapse_diagnostics",
     "conv_coupling_step",

@@ -1,8 +1,8 @@
-"""The paper's image models: multi-scale RealNVP.
+"""The paper's image models: multi-scale RealNVP and LGF-RealNVP.
 
-It takes flat rows of ``C H W`` intensities in ``[0, n_levels)`` (the image
-flattened in C order, see :mod:`sklearn_lgf.nn.images.layout`) and starts
-with RealNVP's logit pre-transform, so that its scores are densities of
+Both take flat rows of ``C H W`` intensities in ``[0, n_levels)`` (the image
+flattened in C order, see :mod:`sklearn_lgf.nn.images.layout`) and start
+with RealNVP's logit pre-transform, so that their scores are densities of
 the rows in the rows' units. The layout is Dinh et al.'s multi-scale
 architecture as the LGF authors' code builds it (``structure.py``, schema
 "multiscale-realnvp"): per scale but the last, three checkerboard couplings,
@@ -15,8 +15,11 @@ channels; on the last scale, four checkerboard couplings. With two scales
     (2C, H/2, W/2)   checkerboard x 4
 
 Every coupling's conditioner is a residual conv net
-(:class:`~sklearn_lgf.nn.conditioners.ResNet`); the flow puts a batch
-norm after every coupling.
+(:class:`~sklearn_lgf.nn.conditioners.ResNet`). The exact flow puts a batch
+norm after every coupling; the LGF puts an indexed layer there (the
+authors' "cond-affine": ``G(z; u) = s(u) * z + t(u)`` with a one-channel
+image ``u`` of the layer's height and width, ``p(u | .)``, ``q(u | .)``,
+``s`` and ``t`` from residual conv nets).
 """
 
 from __future__ import annotations
@@ -25,11 +28,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from torch import nn
+
 from .bijections import BatchNorm, Bijection, Compose
 from .conditioners import ImageShape, residual_widths
 from .flow import Flow
 from .images import ChannelBatchNorm, LogitTransform, OnLeading, Squeeze
 from .images.squeeze import squeezed_shape
+from .indexed import ConditionalGaussian, IndexedAffine
+from .lgf import LGF, LGFLayer
 from .steps import conv_coupling_step
 from .transforms import (
     DEFAULT_BINS,
@@ -202,3 +209,111 @@ def build_image_flow(
     flow = Flow(Compose(layers), channels * height * width)
     flow.calibration_chunk_rows = IMAGE_CALIBRATION_ROWS
     return flow
+
+
+def build_image_lgf(
+    image_shape: ImageShape,
+    *,
+    n_levels: int = 256,
+    logit_lambda: float = 1e-6,
+    n_scales: int = 2,
+    hidden_channels: Sequence[int] = (64,) * 4,
+    u_channels: int = 1,
+    pq_hidden_channels: Sequence[int] = (64,) * 2,
+    st_hidden_channels: Sequence[int] = (8,) * 2,
+    batch_norm: bool = False,
+    univariate: str = "affine",
+    n_bins: int = DEFAULT_BINS,
+    tail_bound: float = DEFAULT_TAIL_BOUND,
+    log_scale_bound: float = 5.0,
+) -> LGF:
+    """LGF-RealNVP on flat rows of images (the paper's Section 5.2 model).
+
+    The multi-scale RealNVP of :func:`build_image_flow` with, after every
+    coupling, an indexed layer ``G(z; u) = s(u) * z + t(u)``: ``u`` is an
+    image of ``u_channels`` channels and the coupling's height and width;
+    ``q(u | z)`` (of the layer's input, the coupling's output),
+    ``p(u | G(z; u))`` and ``s, t`` are residual conv nets. The defaults are
+    the paper's LGF-RealNVP (4).
+
+    Parameters
+    ----------
+    image_shape, n_levels, logit_lambda, n_scales
+        As in :func:`build_image_flow`.
+    hidden_channels : sequence of int, default=(64,) * 4
+        The residual blocks of every coupling's conditioner.
+    u_channels : int, default=1
+        Channels of each layer's ``u``.
+    pq_hidden_channels : sequence of int, default=(64, 64)
+        The residual blocks of the nets of ``p`` and ``q``.
+    st_hidden_channels : sequence of int, default=(8, 8)
+        The residual blocks of the net of ``s`` and ``t``.
+    batch_norm : bool, default=False
+        A batch norm without learned scale and shift, one statistic per
+        channel, after every indexed layer (the authors' later code; the
+        paper has none in the LGF).
+    univariate : {"affine", "spline"}, default="affine"
+        The couplings' elementwise transform.
+    n_bins, tail_bound : int, float
+        The spline's bins and tail bound (``univariate="spline"``).
+    log_scale_bound : float, default=5.0
+        Bound of ``log s(u)`` (the couplings keep the affine transform's
+        default bound).
+
+    Returns
+    -------
+    LGF
+        On rows of ``C H W`` features; its noise holds every layer's ``u``
+        on one axis (:attr:`~sklearn_lgf.nn.LGF.noise_shape`).
+    """
+    _check(image_shape, univariate)
+    for name, widths in (
+        ("hidden_channels", hidden_channels),
+        ("pq_hidden_channels", pq_hidden_channels),
+        ("st_hidden_channels", st_hidden_channels),
+    ):
+        residual_widths(widths, name)
+    if u_channels < 1:
+        raise ValueError(f"u_channels must be positive, got {u_channels}")
+    channels, height, width = image_shape
+    layers: list[nn.Module] = [LogitTransform(n_levels, logit_lambda)]
+    u_shapes: list[tuple[int, int, int]] = []
+    for at in multiscale_layout(image_shape, n_scales):
+        if isinstance(at, SqueezeAt):
+            layers.append(_squeeze(at))
+            continue
+        layers.append(
+            _coupling(
+                at,
+                hidden_channels,
+                univariate,
+                n_bins,
+                tail_bound,
+                LOG_SCALE_BOUND,
+            )
+        )
+        layers.append(
+            LGFLayer(
+                IndexedAffine.conv(
+                    at.shape,
+                    u_channels,
+                    st_hidden_channels,
+                    log_scale_bound=log_scale_bound,
+                ),
+                prior=ConditionalGaussian.conv(
+                    at.shape, u_channels, pq_hidden_channels
+                ),
+                posterior=ConditionalGaussian.conv(
+                    at.shape, u_channels, pq_hidden_channels
+                ),
+                shape=at.shape,
+            )
+        )
+        u_shapes.append((u_channels, at.shape[1], at.shape[2]))
+        if batch_norm:
+            layers.append(
+                OnLeading(ChannelBatchNorm(at.shape[0], affine=False), at.shape)
+            )
+    model = LGF(layers, channels * height * width, u_channels, u_shapes)
+    model.calibration_chunk_rows = IMAGE_CALIBRATION_ROWS
+    return model
