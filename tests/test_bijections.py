@@ -1,12 +1,15 @@
 """Every bijection checked the same way, in float64: the inverse undoes the
 forward map, and the log-determinant equals the autograd Jacobian's. The
 steps are every transform times every conditioner, with and without a
-context."""
+context; the image bijections (couplings with conv conditioners, squeeze,
+logit, per-channel batch norm, whole image flows) take images or flat rows
+of a fixed shape."""
 
 from __future__ import annotations
 
 import itertools
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import pytest
 import torch
@@ -22,13 +25,19 @@ from sklearn_lgf.nn import (
     Affine,
     AutoregressiveStep,
     BatchNorm,
+    ChannelBatchNorm,
     Compose,
     CouplingStep,
     IndexedAffine,
+    LogitTransform,
     MonotoneTransform,
+    OnLeading,
     Reverse,
+    Squeeze,
     build_flow,
+    build_image_flow,
     build_lgf,
+    conv_coupling_step,
     make_step,
     make_univariate,
 )
@@ -139,6 +148,106 @@ BIJECTIONS: dict[str, tuple[Callable[[int], torch.nn.Module], bool]] = {
 }
 
 
+def _randomise_image(module: torch.nn.Module) -> torch.nn.Module:
+    """:func:`_randomise`, and running statistics away from 0 and 1 for every
+    batch norm (the flows' and those inside conv nets), in evaluation mode."""
+    _randomise(module)
+    with torch.no_grad():
+        for m in module.modules():
+            if isinstance(m, torch.nn.BatchNorm2d | BatchNorm):
+                m.running_mean.uniform_(-0.5, 0.5)
+                m.running_var.uniform_(0.5, 2.0)
+    return module.eval()
+
+
+@dataclass(frozen=True)
+class ImageCase:
+    """A bijection whose rows have one fixed ``shape`` (an image or a flat
+    row of one), drawn from ``[low, high)``, with a context ``u`` of
+    ``u_shape`` per row or none, mapped to rows of ``out_shape`` (``None``:
+    ``shape``)."""
+
+    factory: Callable[[], torch.nn.Module]
+    shape: tuple[int, ...]
+    u_shape: tuple[int, ...] | None = None
+    low: float = -3.0
+    high: float = 3.0
+    out_shape: tuple[int, ...] | None = None
+
+
+def _conv_case(transform: str, mask: str, parity: int, context: int) -> ImageCase:
+    # Odd sizes for the checkerboard, an odd number of channels for the
+    # channel mask.
+    shape = (2, 3, 4) if mask == "checkerboard" else (3, 2, 2)
+    return ImageCase(
+        lambda: conv_coupling_step(
+            TRANSFORMS[transform]((4,)),
+            shape,
+            mask,
+            parity,
+            (4,),
+            context_channels=context,
+        ),
+        shape,
+        (context, *shape[1:]) if context else None,
+    )
+
+
+IMAGE_BIJECTIONS: dict[str, ImageCase] = {
+    **{
+        f"{transform}-conv_{mask}{parity}{'-conditioned_on_u' if context else ''}": (
+            _conv_case(transform, mask, parity, context)
+        )
+        for transform, mask, parity, context in itertools.product(
+            ("affine", "spline_narrow"), ("checkerboard", "channel"), (0, 1), (0, 1)
+        )
+    },
+    "squeeze": ImageCase(Squeeze, (2, 4, 6), out_shape=(8, 2, 3)),
+    "logit": ImageCase(lambda: LogitTransform(4, 1e-6), (1, 2, 3), low=0.0, high=4.0),
+    "logit_cifar_lambda": ImageCase(
+        lambda: LogitTransform(4, 0.05), (5,), low=0.0, high=4.0
+    ),
+    "channel_batch_norm": ImageCase(lambda: ChannelBatchNorm(3), (3, 2, 2)),
+    "channel_batch_norm_no_affine": ImageCase(
+        lambda: ChannelBatchNorm(3, affine=False), (3, 2, 2)
+    ),
+    "on_leading_with_factored_out_tail": ImageCase(
+        lambda: OnLeading(
+            conv_coupling_step(Affine(), (2, 2, 2), "checkerboard", 1, (4,)), (2, 2, 2)
+        ),
+        (13,),
+    ),
+    "on_leading_squeeze": ImageCase(
+        lambda: OnLeading(Squeeze(), (1, 2, 4), (4, 1, 2)), (11,)
+    ),
+    "indexed_conv": ImageCase(
+        lambda: IndexedAffine.conv((2, 4, 4), 1, (4,)), (2, 4, 4), (1, 4, 4)
+    ),
+    **{
+        f"image_flow_{scales}_scales_{norm}": ImageCase(
+            lambda scales=scales, norm=norm: (
+                build_image_flow(
+                    (1, 4, 4),
+                    n_levels=4,
+                    n_scales=scales,
+                    hidden_channels=(4,),
+                    batch_norm=norm,
+                ).transform
+            ),
+            (16,),
+            low=0.0,
+            high=4.0,
+        )
+        for scales, norm in (
+            (1, "channel"),
+            (2, "channel"),
+            (2, "element"),
+            (3, None),
+        )
+    },
+}
+
+
 def _make(name: str, d: int, seed: int) -> tuple[torch.nn.Module, bool]:
     factory, conditioned = BIJECTIONS[name]
     torch.manual_seed(seed)
@@ -152,17 +261,34 @@ rows = st.integers(1, 5).flatmap(
 )
 
 
-@pytest.mark.parametrize("name", sorted(BIJECTIONS))
+def _image_rows(case: ImageCase) -> st.SearchStrategy:
+    elements = st.floats(case.low, case.high, exclude_max=True, width=64)
+    return st.integers(1, 3).flatmap(
+        lambda n: arrays("float64", (n, *case.shape), elements=elements)
+    )
+
+
+@pytest.mark.parametrize("name", sorted(BIJECTIONS) + sorted(IMAGE_BIJECTIONS))
 @settings(max_examples=25, deadline=None)
-@given(x=rows, seed=st.integers(0, 2**16))
-def test_inverse_and_log_det(name, x, seed):
-    n, d = x.shape
-    bijection, conditioned = _make(name, d, seed)
-    x = torch.from_numpy(x)
-    u = torch.randn(n, U_DIM, dtype=torch.float64) if conditioned else None
+@given(data=st.data(), seed=st.integers(0, 2**16))
+def test_inverse_and_log_det(name, data, seed):
+    if name in IMAGE_BIJECTIONS:
+        case = IMAGE_BIJECTIONS[name]
+        x = torch.from_numpy(data.draw(_image_rows(case)))
+        torch.manual_seed(seed)
+        bijection = _randomise_image(case.factory()).double()
+        u_shape = case.u_shape
+        out_shape = (x.shape[0], *(case.out_shape or case.shape))
+    else:
+        x = torch.from_numpy(data.draw(rows))
+        bijection, conditioned = _make(name, x.shape[1], seed)
+        u_shape = (U_DIM,) if conditioned else None
+        out_shape = x.shape
+    n = x.shape[0]
+    u = None if u_shape is None else torch.randn(n, *u_shape, dtype=torch.float64)
 
     z, log_det = bijection(x, u)
-    assert z.shape == x.shape and log_det.shape == (n,)
+    assert z.shape == out_shape and log_det.shape == (n,)
     torch.testing.assert_close(bijection.inverse(z, u), x, rtol=1e-9, atol=1e-9)
 
     for i in range(n):
@@ -172,6 +298,7 @@ def test_inverse_and_log_det(name, x, seed):
             return bijection(row[None], row_u)[0][0]
 
         jacobian = torch.autograd.functional.jacobian(single, x[i])
+        jacobian = jacobian.reshape(x[i].numel(), x[i].numel())
         expected = torch.linalg.slogdet(jacobian).logabsdet
         torch.testing.assert_close(log_det[i], expected, rtol=1e-9, atol=1e-9)
 

@@ -81,20 +81,20 @@ def collapse_diagnostics(
     """
     n = x.shape[0]
     # One draw per indexed layer, in layer order: the values a per-layer
-    # draw from ``generator`` gives.
-    noise = torch.stack(
+    # draw from ``generator`` gives, laid out as the model's noise.
+    noise = torch.cat(
         [
             torch.randn(
                 n * n_draws,
-                model.u_dim,
+                math.prod(shape),
                 generator=generator,
                 device=x.device,
                 dtype=x.dtype,
             )
-            for _ in range(model.n_indexed)
+            for shape in model.u_shapes
         ],
         dim=1,
-    )
+    ).view(n * n_draws, *model.noise_shape)
     layers: list[LayerDiagnostics] = []
 
     def observe(layer: LGFLayer, mean: Tensor, log_std: Tensor, u: Tensor) -> None:

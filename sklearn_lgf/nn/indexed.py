@@ -15,7 +15,8 @@ import torch
 from torch import Tensor, nn
 
 from .activations import Tanh
-from .bijections import HALF_LOG_TWO_PI, Bijection, soft_clamp
+from .bijections import HALF_LOG_TWO_PI, Bijection, Identity, soft_clamp
+from .conditioners import ImageShape, ResNet
 from .mlp import mlp
 
 
@@ -55,6 +56,26 @@ class IndexedAffine(Bijection):
         would start on the collapsed solution."""
         net = mlp(u_dim, hidden_layer_sizes, 2 * features, activation=Tanh)
         return cls(base, net, log_scale_bound)
+
+    @classmethod
+    def conv(
+        cls,
+        shape: ImageShape,
+        u_channels: int,
+        hidden_channels: Sequence[int],
+        base: Bijection | None = None,
+        log_scale_bound: float = 5.0,
+    ) -> IndexedAffine:
+        """The indexed map of images of ``shape`` ``(C, H, W)`` by a ``u`` of
+        ``u_channels`` channels of the same height and width: ``s`` and ``t``
+        from one residual conv net of ``u`` (blocks of widths
+        ``hidden_channels``) with ``2 C`` output channels, as the LGF
+        authors' "cond-affine" layer. ``base`` defaults to the identity:
+        there the ordinary step is a layer of its own before this one, so
+        that ``q`` sees that step's output."""
+        channels, height, width = shape
+        net = ResNet(u_channels, hidden_channels, 2 * channels, (height, width))
+        return cls(Identity() if base is None else base, net, log_scale_bound)
 
     def _log_scale_shift(self, u: Tensor) -> tuple[Tensor, Tensor]:
         raw, shift = self.scale_shift(u).chunk(2, dim=1)
@@ -118,6 +139,22 @@ class ConditionalGaussian(nn.Module):
         return cls(
             mlp(condition_features, hidden_layer_sizes, 2 * u_dim, Tanh), log_std_bound
         )
+
+    @classmethod
+    def conv(
+        cls,
+        condition_shape: ImageShape,
+        u_channels: int,
+        hidden_channels: Sequence[int],
+        log_std_bound: float = 5.0,
+    ) -> ConditionalGaussian:
+        """The Gaussian over an image-shaped ``u`` of ``u_channels`` channels
+        whose mean and log-std maps a residual conv net (blocks of widths
+        ``hidden_channels``) computes from a condition image of
+        ``condition_shape`` ``(C, H, W)``; ``u`` has its height and width."""
+        channels, height, width = condition_shape
+        net = ResNet(channels, hidden_channels, 2 * u_channels, (height, width))
+        return cls(net, log_std_bound)
 
     def mean_log_std(self, condition: Tensor) -> tuple[Tensor, Tensor]:
         mean, raw = self.net(condition).chunk(2, dim=1)

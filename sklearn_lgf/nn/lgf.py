@@ -19,7 +19,9 @@ from torch import Tensor, nn
 from . import chunks
 from .activations import logaddexp
 from .bijections import Bijection
+from .conditioners import ResNet
 from .flow import flow_steps, standard_normal_log_prob
+from .images.layout import Shape, join_leading, split_leading
 from .indexed import ConditionalGaussian, IndexedAffine, gaussian_log_prob_of_noise
 from .keyed_noise import keyed_standard_normal, row_keys
 from .model import DensityModel, MonteCarlo, importance_estimate
@@ -31,18 +33,33 @@ LayerObserver = Callable[["LGFLayer", Tensor, Tensor, Tensor], None]
 
 
 class LGFLayer(nn.Module):
-    """Indexed bijection, its prior ``p(u | z_out)`` and posterior ``q(u | z_in)``."""
+    """Indexed bijection, its prior ``p(u | z_out)`` and posterior ``q(u | z_in)``.
+
+    With a ``shape`` the layer works on the leading part of each flat row,
+    viewed as ``shape`` (an image ``(C, H, W)`` in a multi-scale model, see
+    :mod:`sklearn_lgf.nn.images`): the bijection, ``p`` and ``q`` see that
+    image, and the rest of the row passes unchanged. Without one they see
+    the whole row.
+    """
 
     def __init__(
         self,
         bijection: Bijection,
         prior: ConditionalGaussian,
         posterior: ConditionalGaussian,
+        shape: Shape | None = None,
     ) -> None:
         super().__init__()
         self.bijection = bijection
         self.prior = prior
         self.posterior = posterior
+        self.shape = None if shape is None else tuple(shape)
+
+    def _split(self, z: Tensor) -> tuple[Tensor, Tensor | None]:
+        return (z, None) if self.shape is None else split_leading(z, self.shape)
+
+    def _join(self, z: Tensor, rest: Tensor | None) -> Tensor:
+        return z if self.shape is None else join_leading(z, rest)
 
     def forward(
         self,
@@ -60,9 +77,13 @@ class LGFLayer(nn.Module):
         parameters, the base step of an affine indexing) is computed once per
         row of ``z``. Returns the layer's output, ``log|det dG/dz|``,
         ``log p(u | output)`` and ``log q(u | z)``, one row per row of
-        ``eps``: the layer's terms of ``log w``. See :meth:`LGF.log_weights`
-        for ``path_gradient`` and ``on_layer``.
+        ``eps``: the layer's terms of ``log w``. ``eps`` has the shape of
+        ``u``. See :meth:`LGF.log_weights` for ``path_gradient`` and
+        ``on_layer``.
         """
+        z, rest = self._split(z)
+        if rest is not None and expand is not None:
+            rest = expand(rest)
         mean, log_std = self.posterior.mean_log_std(z)
         if expand is not None:
             mean, log_std = expand(mean), expand(log_std)
@@ -82,11 +103,14 @@ class LGFLayer(nn.Module):
             out, log_det = self.bijection.forward_expanded(z, u, expand)
         else:
             out, log_det = self.bijection(expand(z), u)
-        return out, log_det, self.prior.log_prob(u, out), posterior_log_prob
+        prior_log_prob = self.prior.log_prob(u, out)
+        return self._join(out, rest), log_det, prior_log_prob, posterior_log_prob
 
     def inverse(self, z: Tensor, generator: torch.Generator | None = None) -> Tensor:
         """One generative step: ``u ~ p(u | z)``, then ``G^{-1}(z; u)``."""
-        return self.bijection.inverse(z, self.prior.sample(z, generator))
+        z, rest = self._split(z)
+        x = self.bijection.inverse(z, self.prior.sample(z, generator))
+        return self._join(x, rest)
 
 
 class LGF(DensityModel):
@@ -96,17 +120,56 @@ class LGF(DensityModel):
     :class:`Bijection` (order reversal, batch norm) carry no index. How it
     trains and validates is set by :attr:`monte_carlo`; how many draws
     estimate the intractable ``log p(x)`` is an argument of each scoring call.
+
+    Every indexed layer's ``u`` is a vector of ``u_dim`` entries, unless
+    ``u_shapes`` gives each layer's own shape (an image model's ``u`` is an
+    image of its layer's height and width). The standard-normal noise that
+    reparametrises the draws has one row of :attr:`noise_shape` per draw:
+    ``(n_indexed, u_dim)`` when every ``u`` is a vector of ``u_dim``, else
+    one flat axis holding every layer's ``u`` in layer order.
     """
 
     exact = False
 
-    def __init__(self, layers: Sequence[nn.Module], features: int, u_dim: int) -> None:
+    def __init__(
+        self,
+        layers: Sequence[nn.Module],
+        features: int,
+        u_dim: int,
+        u_shapes: Sequence[Shape] | None = None,
+    ) -> None:
         super().__init__()
         self.layers = nn.ModuleList(layers)
         self.features = features
         self.u_dim = u_dim
         self.n_indexed = sum(isinstance(layer, LGFLayer) for layer in layers)
+        if u_shapes is None:
+            u_shapes = [(u_dim,)] * self.n_indexed
+        self.u_shapes = tuple(tuple(shape) for shape in u_shapes)
+        if len(self.u_shapes) != self.n_indexed:
+            raise ValueError(
+                f"{len(self.u_shapes)} u shapes for {self.n_indexed} indexed layers"
+            )
+        sizes = [math.prod(shape) for shape in self.u_shapes]
+        self.noise_shape: tuple[int, ...] = (
+            (self.n_indexed, u_dim)
+            if all(shape == (u_dim,) for shape in self.u_shapes)
+            else (sum(sizes),)
+        )
+        """The shape of one draw's noise (all layers' ``u``)."""
+        self._u_slices = [
+            (sum(sizes[:index]), size) for index, size in enumerate(sizes)
+        ]
         self.monte_carlo = MonteCarlo()
+
+    def _layer_noise(self, noise: Tensor, index: int) -> Tensor:
+        """Indexed layer ``index``'s share of ``noise``, shaped like its ``u``."""
+        if len(self.noise_shape) == 2:
+            return noise[:, index]
+        start, size = self._u_slices[index]
+        return noise[:, start : start + size].reshape(
+            noise.shape[0], *self.u_shapes[index]
+        )
 
     # ---------------------------------------------------------------- core
     def log_weights(
@@ -121,7 +184,7 @@ class LGF(DensityModel):
     ) -> Tensor:
         """``log p(x, u) - log q(u | x)`` per draw, ``u`` reparametrised by ``noise``.
 
-        ``noise`` has shape ``(rows * draws, n_indexed, u_dim)``, standard
+        ``noise`` has shape ``(rows * draws, *noise_shape)``, standard
         normal: ``draws`` draws for each row of ``x``, grouped by row
         (``row_major``: row 0's draws, then row 1's, ...) or by draw (every
         row's first draw, then every row's second, ...). The result has one
@@ -154,7 +217,7 @@ class LGF(DensityModel):
         for layer in self.layers:
             if isinstance(layer, LGFLayer):
                 z, log_det, prior, posterior = layer(
-                    z, noise[:, index], path_gradient, on_layer, expand
+                    z, self._layer_noise(noise, index), path_gradient, on_layer, expand
                 )
                 if expand is not None:
                     total, expand = expand(total), None
@@ -170,17 +233,17 @@ class LGF(DensityModel):
     def tiled_log_weights(self, x: Tensor, noise: Tensor) -> Tensor:
         """``log w`` of every row with each of its ``K`` draws in ``noise``: ``(n, K)``.
 
-        ``noise`` is ``(n, K, n_indexed, u_dim)``, each row's own draws (as
-        :meth:`importance_draws` gives them), or ``(K, n_indexed, u_dim)``,
-        one set of draws for every row.
+        ``noise`` is ``(n, K, *noise_shape)``, each row's own draws (as
+        :meth:`importance_draws` gives them), or ``(K, *noise_shape)``, one
+        set of draws for every row.
         """
         n = x.shape[0]
-        if noise.dim() == 4:
+        if noise.dim() == 2 + len(self.noise_shape):
             k = noise.shape[1]
             per_row = noise.reshape(n * k, *noise.shape[2:])
         else:
             k = noise.shape[0]
-            per_row = noise.repeat(n, 1, 1)
+            per_row = noise.repeat(n, *(1,) * len(self.noise_shape))
         return self.log_weights(x, per_row, draws=k).view(n, k)
 
     def generate(self, z: Tensor, generator: torch.Generator | None = None) -> Tensor:
@@ -212,23 +275,34 @@ class LGF(DensityModel):
     # ------------------------------------------------------------- scoring
     def importance_draws(self, x: Tensor, first: int, count: int) -> Tensor:
         """Draws ``first, ..., first + count - 1`` of each row's own sequence,
-        ``(n, count, n_indexed, u_dim)``: a function of the row's values and
+        ``(n, count, *noise_shape)``: a function of the row's values and
         ``monte_carlo.seed`` alone, so a row's estimate is the same on every
         call and in any batch, while different rows' draws are independent."""
         return keyed_standard_normal(
             row_keys(x, self.monte_carlo.seed),
             first,
             count,
-            (self.n_indexed, self.u_dim),
+            self.noise_shape,
             x.dtype,
         )
 
     def row_sample_budget(self, device: torch.device) -> int:
         """Rows x draws in memory at once when scoring on ``device``, for
         networks of this model's width (see
-        :func:`~sklearn_lgf.nn.chunks.row_sample_budget`)."""
+        :func:`~sklearn_lgf.nn.chunks.row_sample_budget`; the output units of
+        residual conv nets count every pixel, and on any device they keep a
+        chunk within :data:`IMAGE_ACTIVATION_BUDGET`)."""
         units = sum(m.out_features for m in self.modules() if isinstance(m, nn.Linear))
-        return chunks.row_sample_budget(device, units // max(1, self.n_indexed))
+        image_units = self._image_units()
+        per_draw = (units + image_units) // max(1, self.n_indexed)
+        budget = chunks.row_sample_budget(device, per_draw)
+        if image_units:
+            budget = min(budget, _image_budget(device, per_draw))
+        return budget
+
+    def _image_units(self) -> int:
+        """Output units of the residual conv nets, every pixel counted."""
+        return sum(m.units_per_row for m in self.modules() if isinstance(m, ResNet))
 
     def scoring_layout(
         self, device: torch.device, n_importance_samples: int | None = None
@@ -315,7 +389,8 @@ class LGF(DensityModel):
         with_std: bool = False,
     ) -> Tensor:
         budget = max_row_samples or self.row_sample_budget(x.device)
-        k = _draws(n_importance_samples) if noise is None else noise.shape[-3]
+        draw_axis = -1 - len(self.noise_shape)
+        k = _draws(n_importance_samples) if noise is None else noise.shape[draw_axis]
         k_slice = min(k, budget)
         total: Tensor | None = None
         for start in range(0, k, k_slice):
@@ -323,7 +398,7 @@ class LGF(DensityModel):
             draws = (
                 self.importance_draws(x, start, count)
                 if noise is None
-                else noise[..., start : start + count, :, :]
+                else noise.narrow(noise.dim() + draw_axis, start, count)
             )
             if importance:
                 sums = self.log_weight_sums(x, draws)
@@ -359,7 +434,11 @@ class LGF(DensityModel):
         every part, so that the parts' draws differ.
         """
         n_draws = self.monte_carlo.validation_samples
-        budget = max_row_samples or chunks.row_sample_budget(x.device)
+        budget = max_row_samples or (
+            self.row_sample_budget(x.device)
+            if self._image_units()
+            else chunks.row_sample_budget(x.device)
+        )
         if generator is None:
             generator = self.validation_generator(x.device)
         k_slice = min(n_draws, budget)
@@ -385,15 +464,28 @@ class LGF(DensityModel):
     def _standard_normal(
         self, rows: int, generator: torch.Generator | None, like: Tensor
     ) -> Tensor:
-        """``(rows, n_indexed, u_dim)`` standard-normal draws of ``u``'s noise."""
+        """``(rows, *noise_shape)`` standard-normal draws of ``u``'s noise."""
         return torch.randn(
             rows,
-            self.n_indexed,
-            self.u_dim,
+            *self.noise_shape,
             generator=generator,
             device=like.device,
             dtype=like.dtype,
         )
+
+
+IMAGE_ACTIVATION_BUDGET = {"cpu": 2**26, "cuda": 2**31}
+"""Activations (row-draws x output units of one indexed layer's networks)
+of an image model's scoring chunk, per device: the residual conv nets'
+activations grow with every pixel, and the tabular row-draw budgets would
+hold several GiB of them at once."""
+
+
+def _image_budget(device: torch.device, units_per_draw: int) -> int:
+    """Row-draws of an image model's chunk: a power of two within
+    :data:`IMAGE_ACTIVATION_BUDGET`, at least one."""
+    fit = IMAGE_ACTIVATION_BUDGET.get(device.type, 2**26) // max(1, units_per_draw)
+    return 1 << max(0, fit.bit_length() - 1)
 
 
 def _draws(n_importance_samples: int | None) -> int:

@@ -74,6 +74,12 @@ class DensityModel(nn.Module, metaclass=ABCMeta):
     monte_carlo: MonteCarlo
     exact: bool = True
     """Whether :meth:`log_prob` is exact (else an estimate from draws)."""
+    calibration_chunk_rows: int | None = None
+    """Rows per pass when the batch norms are set to the training data's
+    statistics after training: ``None``, all rows in one pass (exact
+    statistics); image models, whose activations per row are large, set a
+    number, and the passes' statistics are pooled (see
+    :func:`~sklearn_lgf.nn.bijections.calibrate_batch_norms`)."""
 
     @abstractmethod
     def log_prob(

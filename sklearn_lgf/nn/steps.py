@@ -3,19 +3,31 @@
 :class:`AutoregressiveStep` (MAF, autoregressive neural spline flow) and
 :class:`CouplingStep` (RealNVP, coupling neural spline flow) each take any
 :class:`~sklearn_lgf.nn.transforms.MonotoneTransform`; :func:`make_step`
-builds one from the names ``conditioner=`` and ``univariate=`` take. Both
-accept inputs of shape ``(N, D)`` or ``(N, C, H, W)`` (and a context of
-any shape per row) and return the log-determinant per row.
+builds one from the names ``conditioner=`` and ``univariate=`` take, and
+:func:`conv_coupling_step` RealNVP's image coupling (a checkerboard or
+channel mask and a residual conv conditioner). Both steps accept inputs of
+shape ``(N, D)`` or ``(N, C, H, W)`` (and a context of any shape per row)
+and return the log-determinant per row.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Literal
 
 from torch import Tensor, nn
 
 from .bijections import Bijection
-from .conditioners import CONDITIONERS, MADE, DenseConditioner, parity_split
+from .conditioners import (
+    CONDITIONERS,
+    MADE,
+    ConvConditioner,
+    DenseConditioner,
+    ImageShape,
+    channel_mask,
+    checkerboard_mask,
+    parity_split,
+)
 from .transforms import MonotoneTransform
 
 
@@ -131,3 +143,49 @@ def make_step(
         f"unknown conditioner {conditioner!r}; use one of "
         f"{', '.join(map(repr, CONDITIONERS))}"
     )
+
+
+def conv_coupling_step(
+    univariate: MonotoneTransform,
+    shape: ImageShape,
+    mask: Literal["checkerboard", "channel"],
+    parity: int,
+    hidden_channels: Sequence[int],
+    *,
+    context_channels: int = 0,
+) -> CouplingStep:
+    """RealNVP's coupling step on images of ``shape`` ``(C, H, W)``.
+
+    ``mask="checkerboard"`` keeps the pixels with ``(h + w) % 2 == parity``
+    (in every channel); ``"channel"`` keeps the first half of the channels
+    (``parity=0``) or the second (``parity=1``). The conditioner is a
+    :class:`~sklearn_lgf.nn.conditioners.ConvConditioner` whose residual
+    blocks have the widths ``hidden_channels``; ``context_channels`` are the
+    channels of an image-shaped context stacked onto its input. The step
+    takes ``(N, C, H, W)`` images or their flat rows.
+    """
+    if mask == "checkerboard":
+        kept, changed = checkerboard_mask(shape, parity)
+        conditioner = ConvConditioner(
+            shape,
+            shape[0],
+            hidden_channels,
+            univariate,
+            scatter=kept,
+            gather=changed,
+            context_channels=context_channels,
+        )
+    elif mask == "channel":
+        kept, changed = channel_mask(shape, keep_second_half=bool(parity))
+        _, height, width = shape
+        kept_channels = len(kept) // (height * width)
+        conditioner = ConvConditioner(
+            (kept_channels, height, width),
+            shape[0] - kept_channels,
+            hidden_channels,
+            univariate,
+            context_channels=context_channels,
+        )
+    else:
+        raise ValueError(f"unknown mask {mask!r}; use 'checkerboard' or 'channel'")
+    return CouplingStep(univariate, (kept, changed), conditioner)

@@ -17,29 +17,32 @@ conditioner:
   splits the input; the conditioner sees the kept elements and returns the
   parameters of the changed ones (:class:`DenseConditioner`, an MLP).
 
-Images (issue 23) plug into the coupling step without changing it:
+Images plug into the coupling step without changing it
+(:func:`~sklearn_lgf.nn.steps.conv_coupling_step`):
 
-- a checkerboard mask is the flat indices of the pixels with ``(h + w) % 2
-  == parity`` in every channel, a channel mask those of the first (or
-  second) half of the channels; the step gathers and scatters along the
-  flattened ``C H W`` axis, and alternating ``parity`` alternates the mask;
-- a residual-conv conditioner is a module called as ``conditioner(kept,
-  context)`` like :class:`DenseConditioner`, built with the mask and the
-  image shape. It lays the kept elements out as an image (for a channel mask
-  they are already whole channels: a view ``(N, C/2, H, W)``; for a
-  checkerboard it scatters them into zeros, RealNVP's ``x * b``), stacks an
-  image-shaped context ``u`` on as channels, runs its residual blocks to
-  ``params_per_feature`` output maps per channel, ordered by the
-  transform's ``packing``, and returns the changed elements' parameters
-  ``(N, changed, params_per_feature)`` by gathering with ``changed``;
-- squeeze and the multi-scale factor-out are bijections of their own beside
-  the steps, not conditioners.
+- a checkerboard mask (:func:`checkerboard_mask`) is the flat indices of the
+  pixels with ``(h + w) % 2 == parity`` in every channel, a channel mask
+  (:func:`channel_mask`) those of the first (or second) half of the
+  channels; the step gathers and scatters along the flattened ``C H W``
+  axis, and alternating ``parity`` alternates the mask;
+- a :class:`ConvConditioner` is called as ``conditioner(kept, context)``
+  like :class:`DenseConditioner`. It lays the kept elements out as an image
+  (for a channel mask they are whole channels: a view ``(N, C/2, H, W)``;
+  for a checkerboard it scatters them into zeros, RealNVP's ``x * b``),
+  stacks an image-shaped context ``u`` on as channels, runs a residual conv
+  net (:class:`ResNet`) to ``params_per_feature`` output maps per channel,
+  ordered by the transform's ``packing``, and returns the changed elements'
+  parameters ``(N, changed, params_per_feature)`` by gathering;
+- squeeze and the multi-scale layout are bijections and views beside the
+  steps (:mod:`sklearn_lgf.nn.images`), not conditioners.
 """
 
 from __future__ import annotations
 
+from .conv import ConvConditioner, ResidualBlock, ResNet, residual_widths
 from .coupling import DenseConditioner, parity_split
 from .made import MADE, MaskedLinear, hidden_degrees
+from .masks import ImageShape, channel_mask, checkerboard_mask
 
 CONDITIONERS = ("autoregressive", "coupling")
 """The names of the conditioners, as ``conditioner=`` takes them."""
@@ -47,8 +50,15 @@ CONDITIONERS = ("autoregressive", "coupling")
 __all__ = [
     "CONDITIONERS",
     "MADE",
+    "ConvConditioner",
     "DenseConditioner",
+    "ImageShape",
     "MaskedLinear",
+    "ResNet",
+    "ResidualBlock",
+    "channel_mask",
+    "checkerboard_mask",
     "hidden_degrees",
     "parity_split",
+    "residual_widths",
 ]

@@ -10,7 +10,7 @@ from collections.abc import Callable
 import torch
 from torch import Tensor, nn
 
-from ..bijections import BatchNorm, calibrate_batch_norms
+from ..bijections import calibrate_batch_norms, holds_batch_norm
 from ..data import TensorRows, TrainingRows
 from ..evaluation import BATCH_NORM_CALIBRATION_ROWS
 from ..model import DensityModel
@@ -89,15 +89,18 @@ def mean_training_loss(
 
 
 def has_batch_norm(model: nn.Module) -> bool:
-    """The model holds a :class:`~sklearn_lgf.nn.bijections.BatchNorm`."""
-    return any(isinstance(m, BatchNorm) for m in model.modules())
+    """The model holds a :class:`~sklearn_lgf.nn.bijections.BatchNorm` or a
+    network with torch batch norms
+    (:func:`~sklearn_lgf.nn.bijections.holds_batch_norm`)."""
+    return holds_batch_norm(model)
 
 
 def calibrate(
     model: DensityModel, rows: TrainingRows, noise_generator: torch.Generator
 ) -> None:
     """Set the model's batch norms to the exact statistics of the first
-    :data:`~sklearn_lgf.nn.evaluation.BATCH_NORM_CALIBRATION_ROWS` rows.
+    :data:`~sklearn_lgf.nn.evaluation.BATCH_NORM_CALIBRATION_ROWS` rows
+    (in passes of ``model.calibration_chunk_rows``, when it sets a number).
 
     The draws have a seed of their own, derived from ``noise_generator``'s,
     the same at every calibration: from the training stream, they would
@@ -110,7 +113,18 @@ def calibrate(
         noise_generator.initial_seed() + CALIBRATION_SEED_OFFSET
     )
     calibration = rows.head(BATCH_NORM_CALIBRATION_ROWS)
-    calibrate_batch_norms(model, lambda: training_loss(model, calibration, draws))
+    # train() takes any module with a training_loss, not only DensityModels.
+    chunk = getattr(model, "calibration_chunk_rows", None)
+    # Passes of near-equal size: a last pass of a few rows would give its
+    # batch norms' statistics from a handful of values.
+    parts = (
+        [calibration]
+        if chunk is None
+        else list(calibration.tensor_split(max(1, -(-calibration.shape[0] // chunk))))
+    )
+    calibrate_batch_norms(
+        model, lambda: [training_loss(model, part, draws) for part in parts]
+    )
 
 
 class StoppingCriterion:
