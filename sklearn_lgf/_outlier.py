@@ -98,8 +98,9 @@ class DensityOutlierDetector(OutlierMixin, MetaEstimatorMixin, BaseEstimator):
     density scores the rows it was fitted on higher than new rows, so a
     threshold at the ``contamination`` quantile of the training scores
     flags more new rows than ``contamination``, up to two or three times as
-    many when the density was fitted on a few hundred rows. :meth:`set_threshold`
-    sets the threshold in the same way on rows you give it.
+    many when the density was fitted on a few hundred rows.
+    :meth:`set_threshold` sets the threshold in the same way on rows you
+    give it.
 
     **What** ``contamination`` **means.** The share of rows drawn like the
     training data that :meth:`predict` flags: the expected false-alarm rate
@@ -124,18 +125,18 @@ class DensityOutlierDetector(OutlierMixin, MetaEstimatorMixin, BaseEstimator):
 
     calibration_fraction : float or None, default=0.2
         Fraction of the training rows held out from the density fit, on
-        whose scores the threshold is set. The cost is fewer rows to fit
-        the density on (on small ADBench sets, 300 to 1,000 rows, holding
-        out 20 % changed the ROC-AUC of a ``MAFDensity`` by less than the
-        spread between seeds); the gain is a threshold that flags about
-        ``contamination`` of new rows. The threshold rests on
-        ``m = ceil(calibration_fraction * n_samples)`` rows: its flag rate
-        varies by about ``sqrt(contamination / m)`` from one split to
-        another, so raise the fraction when ``m`` is small, e.g. for a small
-        ``contamination``. With fewer than ``1 / contamination - 1`` held-out
-        rows the rule would flag nothing, so the threshold goes just below
-        the lowest held-out score, with a warning. ``None`` fits the density on all the
-        training rows and sets ``offset_`` at the ``100 * contamination``
+        whose scores the threshold is set. The gain is a threshold that
+        flags about ``contamination`` of new rows; the cost is fewer rows to
+        fit the density on (for a ``MAFDensity`` on ADBench sets of 300 to
+        1,000 rows, the ROC-AUC moved by less than its spread between
+        seeds). The threshold rests on ``m = ceil(calibration_fraction *
+        n_samples)`` rows, so the share it flags varies by about
+        ``sqrt(contamination / m)`` from one split to another: raise the
+        fraction when ``m`` is small, e.g. for a small ``contamination``.
+        With fewer than ``1 / contamination - 1`` held-out rows the rule
+        would flag nothing, so the threshold goes just below the lowest
+        held-out score, with a warning. ``None`` fits the density on every
+        training row and sets ``offset_`` at the ``100 * contamination``
         percentile of their scores, so that exactly a share
         ``contamination`` of the training rows is flagged (the rule before
         this parameter existed, and that of scikit-learn's detectors); new
