@@ -4,8 +4,9 @@ Anomaly detection with a flow in a pipeline
 
 :class:`~sklearn_lgf.DensityOutlierDetector` turns any density estimator
 into a scikit-learn outlier detector: the log-density ``score_samples(X)`` is
-the normality score, and the threshold ``offset_`` is set so that a fraction
-``contamination`` of the training rows is flagged. Here it wraps a
+the normality score, and the threshold ``offset_`` is set on training rows
+held out from the fit, so that a fraction ``contamination`` of new rows
+drawn like the training rows is flagged. Here it wraps a
 :class:`~sklearn_lgf.MAFDensity` and an :class:`~sklearn_lgf.LGFDensity`,
 each inside a :func:`~sklearn.pipeline.make_pipeline` with a
 :class:`~sklearn.preprocessing.StandardScaler`, on two interleaved moons
@@ -51,10 +52,10 @@ X_test, y_test = make_data(950, 50, seed=1)
 # %%
 # The pipeline
 # ------------
-# ``contamination`` is the share of training rows to flag; here we know it is
-# 5%. (The flows standardise their input internally, so the scaler changes
-# nothing for them; it is there because a pipeline of this shape also serves
-# density estimators that need it, such as
+# ``contamination`` is the share of rows drawn like the training data to flag;
+# here we know it is 5%. (The flows standardise their input internally, so
+# the scaler changes nothing for them; it is there because a pipeline of this
+# shape also serves density estimators that need it, such as
 # :class:`~sklearn.neighbors.KernelDensity`.)
 budget = dict(
     n_layers=4,
@@ -82,10 +83,10 @@ detectors = {
 # :class:`~sklearn.ensemble.IsolationForest` serves as a reference.
 auc = {}
 for name, detector in detectors.items():
-    flagged = detector.predict(X_train) == -1
+    flagged = detector.predict(X_test) == -1
     auc[name] = roc_auc_score(y_test, -detector.score_samples(X_test))
     print(
-        f"{name} density: flagged {flagged.mean():.1%} of the training set "
+        f"{name} density: flagged {flagged.mean():.1%} of the test set "
         f"(contamination=5%), test ROC-AUC {auc[name]:.3f}"
     )
 forest = IsolationForest(random_state=0).fit(X_train)

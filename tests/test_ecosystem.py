@@ -127,9 +127,11 @@ def test_anomaly_detection_in_a_pipeline_with_our_estimators(density):
     X_test = np.vstack([blobs(200, seed=2), rng.uniform(-8, 8, (40, 2))])
     y_test = np.r_[np.zeros(200), np.ones(40)]
     y_test[200:][np.abs(X_test[200:]).max(1) < 3] = 0  # uniform points among the blobs
-    pipe = make_pipeline(
-        StandardScaler(), DensityOutlierDetector(clone(density), contamination=0.05)
+    # Threshold on the training rows, so that exactly 5 % of them are flagged.
+    detector = DensityOutlierDetector(
+        clone(density), contamination=0.05, calibration_fraction=None
     )
+    pipe = make_pipeline(StandardScaler(), detector)
     predictions = pipe.fit(X_train).predict(X_train)
     assert np.sum(predictions == -1) == 20
     auc = roc_auc_score(y_test, -pipe.decision_function(X_test))
