@@ -17,7 +17,7 @@ from abc import ABCMeta, abstractmethod
 from collections.abc import Callable
 from functools import partial
 from numbers import Integral, Real
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -29,12 +29,14 @@ from sklearn.utils.validation import check_is_fitted
 
 from . import _rows
 from ._dequantise import check_spacing
+from ._images import check_image_shape, check_n_pixels, check_scales, largest_scales
 from ._progress import FitProgress, rows_bar
 from ._standardise import Statistics
-from ._steps import BASE_STEPS, CONDITIONERS, UNIVARIATES
+from ._steps import BASE_STEPS, CONDITIONERS, UNIVARIATES, resolve_step
 from ._threads import resolve_threads, torch_threads
 from .nn import DensityModel, MonteCarlo, evaluation
 from .nn.chunks import sample_chunk_rows
+from .nn.conditioners import residual_widths
 from .nn.data import TrainingRows
 from .nn.training import (
     LEARNING_RATES,
@@ -46,6 +48,7 @@ from .nn.training import (
 )
 
 SEED_BOUND = 2**31 - 1
+AUTO = "auto"
 
 
 class TrainingDivergedWarning(UserWarning):
@@ -92,7 +95,10 @@ def layer_sizes(sizes: Any) -> tuple[int, ...]:
 
 
 def check_layer_sizes(name: str, sizes: Any) -> None:
-    """A ValueError naming ``name`` unless ``sizes`` are positive ints."""
+    """A ValueError naming ``name`` unless ``sizes`` are positive ints (or
+    ``"auto"``)."""
+    if isinstance(sizes, str) and sizes == AUTO:
+        return
     values = layer_sizes(sizes)
     if not values or not all(
         isinstance(v, Integral) and not isinstance(v, bool) and v > 0 for v in values
@@ -109,32 +115,51 @@ class BaseFlowDensity(DensityMixin, BaseEstimator, metaclass=ABCMeta):
     express, builds its engine model and says how that model trains
     (:meth:`_monte_carlo`) and what its scoring calls take
     (:meth:`_scoring_arguments`); the scikit-learn contract lives here.
+
+    A parameter whose value is ``"auto"`` means the subclass's
+    :attr:`_tabular_defaults` entry for it, or, with ``image_shape`` set,
+    its :attr:`_image_defaults` entry (read through :meth:`_setting`).
     """
 
+    _tabular_defaults: ClassVar[dict[str, Any]] = {}
+    """What ``"auto"`` means for tabular data, per parameter."""
+    _image_defaults: ClassVar[dict[str, Any]] = {}
+    """What ``"auto"`` means with ``image_shape`` set: the paper's settings
+    (``n_layers``, the number of scales, follows the shape)."""
+
     _parameter_constraints: dict = {
-        "n_layers": [Interval(Integral, 1, None, closed="left")],
+        "n_layers": [Interval(Integral, 1, None, closed="left"), StrOptions({AUTO})],
         "hidden_layer_sizes": [
             "array-like",
             Interval(Integral, 1, None, closed="left"),
+            StrOptions({AUTO}),
         ],
-        "conditioner": [StrOptions(set(CONDITIONERS))],
-        "univariate": [StrOptions(set(UNIVARIATES))],
+        "conditioner": [StrOptions({*CONDITIONERS, AUTO})],
+        "univariate": [StrOptions({*UNIVARIATES, AUTO})],
         "base": [StrOptions(set(BASE_STEPS)), Hidden(StrOptions({"deprecated"}))],
         "n_bins": [Interval(Integral, 1, None, closed="left")],
         "tail_bound": [Interval(Real, 0, None, closed="neither")],
-        "batch_norm": ["boolean"],
-        "dequantise": [StrOptions({"auto"}), None, "array-like"],
-        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "batch_norm": ["boolean", StrOptions({AUTO})],
+        "image_shape": [None, tuple, list],
+        "n_levels": [Interval(Integral, 2, None, closed="left")],
+        "dequantise": [StrOptions({AUTO}), None, "array-like"],
+        "max_iter": [Interval(Integral, 1, None, closed="left"), StrOptions({AUTO})],
         "batch_size": [
             Interval(Integral, 1, None, closed="left"),
-            StrOptions({"auto"}),
+            StrOptions({AUTO}),
         ],
         "learning_rate": [StrOptions(set(LEARNING_RATES))],
-        "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
+        "learning_rate_init": [
+            Interval(Real, 0, None, closed="neither"),
+            StrOptions({AUTO}),
+        ],
         "alpha": [Interval(Real, 0, None, closed="left")],
         "early_stopping": ["boolean"],
         "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
-        "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
+        "n_iter_no_change": [
+            Interval(Integral, 1, None, closed="left"),
+            StrOptions({AUTO}),
+        ],
         "tol": [Interval(Real, 0, None, closed="left")],
         "warm_start": ["boolean"],
         "device": [str, torch.device],
@@ -156,6 +181,60 @@ class BaseFlowDensity(DensityMixin, BaseEstimator, metaclass=ABCMeta):
     def _check_params(self) -> None:
         """Check what the parameter constraints cannot express (once per fit)."""
         check_layer_sizes("hidden_layer_sizes", self.hidden_layer_sizes)
+        if self.image_shape is None:
+            return
+        shape = check_image_shape(self.image_shape)
+        check_scales(shape, self._setting("n_layers"))
+        residual_widths(self._setting("hidden_layer_sizes"), "hidden_layer_sizes")
+        self._refuse_tabular_choices()
+
+    def _tabular_only(self) -> dict[str, Any]:
+        """The parameters set to a value that only tabular data can take
+        (refused with ``image_shape``)."""
+        refused: dict[str, Any] = {}
+        conditioner, _ = resolve_step(self, warn=False)
+        if conditioner == "autoregressive":
+            refused["conditioner"] = conditioner
+        if not (isinstance(self.dequantise, str) and self.dequantise == AUTO):
+            refused["dequantise"] = self.dequantise
+        return refused
+
+    def _refuse_tabular_choices(self) -> None:
+        for name, value in self._tabular_only().items():
+            raise ValueError(
+                f"{type(self).__name__}: {name}={value!r} is for tabular data; "
+                f"with image_shape={tuple(self.image_shape)} {_IMAGE_MEANING[name]}. "
+                f"Leave {name} at its default ({name}='auto')."
+            )
+
+    def _setting(self, name: str) -> Any:
+        """The value of parameter ``name``, ``"auto"`` resolved: the
+        subclass's tabular default or, with ``image_shape``, its image one."""
+        value = getattr(self, name)
+        if not (isinstance(value, str) and value == AUTO):
+            return value
+        if self.image_shape is None:
+            return self._tabular_defaults[name]
+        if name == "n_layers":
+            return largest_scales(check_image_shape(self.image_shape))
+        return self._image_defaults[name]
+
+    def _step(self, *, warn: bool) -> tuple[str, str]:
+        """The ``(conditioner, univariate)`` of the model, ``"auto"`` resolved
+        (see :func:`~sklearn_lgf._steps.resolve_step` for ``base``)."""
+        conditioner, univariate = resolve_step(self, warn=warn)
+        defaults = (
+            self._tabular_defaults if self.image_shape is None else self._image_defaults
+        )
+        return (
+            defaults["conditioner"] if conditioner == AUTO else conditioner,
+            defaults["univariate"] if univariate == AUTO else univariate,
+        )
+
+    @property
+    def _levels(self) -> int | None:
+        """Images' intensity levels, ``None`` for tabular data."""
+        return None if self.image_shape is None else int(self.n_levels)
 
     def _monte_carlo(self) -> MonteCarlo:
         """How the model trains and validates, set on it once per fit (and
@@ -216,12 +295,17 @@ class BaseFlowDensity(DensityMixin, BaseEstimator, metaclass=ABCMeta):
                 f"Found n_samples={X.shape[0]}; {type(self).__name__} needs at "
                 "least 2 samples to fit."
             )
+        if self.image_shape is not None:
+            shape = check_image_shape(self.image_shape)
+            check_n_pixels(shape, X.shape[1], type(self).__name__)
         spacing = self._given_spacing(X.shape[1])
         init_seed, split_seed, shuffle_seed, noise_seed = draw_seeds(
             self.random_state, 4
         )
         detect = spacing is None and not warm
-        found = _rows.scan(X, split_seed, grids=detect)
+        found = _rows.scan(
+            X, split_seed, grids=detect, levels=self._levels, owner=type(self).__name__
+        )
         if not warm:
             if detect:
                 spacing = found.spacing
@@ -241,10 +325,11 @@ class BaseFlowDensity(DensityMixin, BaseEstimator, metaclass=ABCMeta):
         )
         result = self._train(model, rows, validation, (shuffle_seed, noise_seed), warm)
         self._record(result)
-        _warn_about(type(self).__name__, result, self.learning_rate_init)
+        _warn_about(type(self).__name__, result, self._setting("learning_rate_init"))
         if not result.converged and result.divergence is None:
             warnings.warn(
-                f"{type(self).__name__} reached max_iter={self.max_iter} epochs before "
+                f"{type(self).__name__} reached max_iter={self._setting('max_iter')} "
+                "epochs before "
                 "the stopping criterion was met; consider increasing max_iter.",
                 ConvergenceWarning,
                 stacklevel=3,
@@ -254,6 +339,8 @@ class BaseFlowDensity(DensityMixin, BaseEstimator, metaclass=ABCMeta):
     def _given_spacing(self, n_features: int) -> np.ndarray | None:
         """The grid spacings ``dequantise`` gives for ``n_features`` features
         (all 0 for ``None``), or ``None`` for ``"auto"``: to be found."""
+        if self.image_shape is not None:
+            return np.ones(n_features)  # every pixel, a grid of spacing 1
         if isinstance(self.dequantise, str):  # "auto", the one string allowed
             return None
         if self.dequantise is None:
@@ -304,20 +391,24 @@ class BaseFlowDensity(DensityMixin, BaseEstimator, metaclass=ABCMeta):
         draws' (fresh for every fit, warm or not)."""
         shuffle_seed, noise_seed = seeds
         n_train = len(rows) if isinstance(rows, torch.Tensor) else rows.n_rows
-        batch_size = _batch_size(self.batch_size, n_train)
+        if self.batch_size == AUTO and self.image_shape is not None:
+            batch_size = int(self._image_defaults["batch_size"])
+        else:
+            batch_size = _batch_size(self.batch_size, n_train)
+        max_iter = self._setting("max_iter")
         config = TrainingConfig(
-            max_iter=self.max_iter,
+            max_iter=max_iter,
             batch_size=batch_size,
             learning_rate=self.learning_rate,
-            learning_rate_init=self.learning_rate_init,
+            learning_rate_init=self._setting("learning_rate_init"),
             alpha=self.alpha,
             early_stopping=self.early_stopping,
-            n_iter_no_change=self.n_iter_no_change,
+            n_iter_no_change=self._setting("n_iter_no_change"),
             tol=self.tol,
             warm_start=warm,
         )
         validate = None if validation is None else partial(validation, model)
-        progress = FitProgress(type(self).__name__, self.max_iter, int(self.verbose))
+        progress = FitProgress(type(self).__name__, max_iter, int(self.verbose))
         try:
             with progress, self._threads(min(batch_size, n_train)):
                 return train(
@@ -344,7 +435,7 @@ class BaseFlowDensity(DensityMixin, BaseEstimator, metaclass=ABCMeta):
                 self.__dict__.pop(name, None)
             raise TrainingDiverged(
                 f"{type(self).__name__} could not be fitted: {error}. "
-                f"{_learning_rate_remedy(self.learning_rate_init)}"
+                f"{_learning_rate_remedy(self._setting('learning_rate_init'))}"
             ) from None
 
     def _record(self, result: TrainingResult) -> None:
@@ -502,6 +593,7 @@ class BaseFlowDensity(DensityMixin, BaseEstimator, metaclass=ABCMeta):
             type(self).__name__,
             self.grid_spacing_,
             self._noise_seed,
+            self._levels,
         )
 
     def _model_input(self, X: Any) -> torch.Tensor:
@@ -542,7 +634,20 @@ class BaseFlowDensity(DensityMixin, BaseEstimator, metaclass=ABCMeta):
     def __sklearn_tags__(self):  # type: ignore[no-untyped-def]
         tags = super().__sklearn_tags__()
         tags.non_deterministic = False
+        if self.image_shape is not None:
+            # Images take integer pixels 0 .. n_levels - 1: scikit-learn's
+            # checks then feed such values (rounded, shifted to 0).
+            tags.input_tags.positive_only = True
+            tags.input_tags.categorical = True
         return tags
+
+
+_IMAGE_MEANING = {
+    "conditioner": "every step is a convolutional coupling of the multi-scale "
+    "layout (conditioner='coupling')",
+    "dequantise": "every pixel is dequantised over its level (a grid of spacing 1)",
+    "indexing": "u enters each layer as G(z; u) = s(u) * z + t(u) (indexing='affine')",
+}
 
 
 _FITTED_ATTRIBUTES = (

@@ -24,9 +24,10 @@ def _paragraphs(**texts: str) -> dict[str, str]:
 
 SHARED: dict[str, str] = _paragraphs(
     conditioner="""
-    conditioner : {"autoregressive", "coupling"}, default="autoregressive"
+    conditioner : {"autoregressive", "coupling", "auto"}, default="auto"
         What each step's network sees: all earlier features (MADE, most
-        flexible) or half of them (RealNVP, one-pass sampling).
+        flexible) or half of them (RealNVP, one-pass sampling). ``"auto"``
+        is ``"autoregressive"``; images always take ``"coupling"``.
     """,
     base="""
     base : {"made", "coupling", "spline", "spline-coupling"}, default="deprecated"
@@ -43,9 +44,40 @@ SHARED: dict[str, str] = _paragraphs(
         Splines act on ``[-tail_bound, tail_bound]`` (standardised units),
         identity outside; raise it for heavy tails.
     """,
-    batch_norm="""
-    batch_norm : bool, default=False
-        Batch normalisation between layers; may steady deep flows.
+    image_shape="""
+    image_shape : tuple of 3 int or None, default=None
+        ``(C, H, W)``: the rows are images, flattened in C order (channel,
+        row, column, as ``load_digits().data``; transpose images stored
+        height-width-channel first). The model becomes the paper's
+        multi-scale image flow and ``"auto"`` parameters its settings (see
+        Notes).
+    """,
+    n_levels="""
+    n_levels : int, default=256
+        Intensity levels of images: pixels are the integers ``0 ..
+        n_levels - 1`` (17 for ``load_digits``). Only with ``image_shape``.
+    """,
+    images="""
+    **Images.** With ``image_shape`` set, each pixel is dequantised over
+    its level, ``[v - 1/2, v + 1/2)`` (fresh noise per training step, a
+    draw fixed by the row when scoring, as for ``dequantise``), the rows
+    are not standardised (``scale_`` is 1, ``location_`` -1/2), and the
+    model starts with RealNVP's logit transform, so scores are densities of
+    the dequantised pixels in their own units:
+    :func:`~sklearn_lgf.metrics.bits_per_dimension` turns them into bits
+    per dimension. The layout is Dinh et al.'s multi-scale RealNVP with
+    ``n_layers`` scales: on each scale but the last three checkerboard
+    couplings, a squeeze and three channel couplings, then half the
+    channels factored out; on the last, four checkerboard couplings (two
+    scales: the paper's ten couplings). Each coupling's network is a
+    residual conv net of ``hidden_layer_sizes`` blocks. ``"auto"`` then
+    means the paper's settings: Adam at ``learning_rate_init=1e-4``,
+    ``batch_size=100``, ``max_iter=1000``, ``n_iter_no_change=50``, and
+    two scales where the height and width are even. Tabular-only choices
+    (``conditioner="autoregressive"``, a ``dequantise`` other than
+    ``"auto"``) are refused. At the paper's sizes an epoch of 60,000
+    28 x 28 images takes tens of minutes on a CPU: use a GPU, or narrow
+    the networks.
     """,
     dequantise="""
     dequantise : "auto", None or array-like of shape (n_features,), default="auto"
@@ -61,13 +93,14 @@ SHARED: dict[str, str] = _paragraphs(
         you know the resolutions. A warm start keeps the first fit's.
     """,
     max_iter="""
-    max_iter : int, default=200
+    max_iter : int or "auto", default="auto"
         Maximum epochs; raise it after a ``ConvergenceWarning``.
+        ``"auto"``: 200, 1000 for images.
     """,
     batch_size="""
     batch_size : int or "auto", default="auto"
         Rows per training step; ``"auto"`` is
-        ``min(1000, max(32, n_train // 10))``.
+        ``min(1000, max(32, n_train // 10))``, 100 for images.
     """,
     learning_rate="""
     learning_rate : {"constant", "adaptive", "cosine"}, default="constant"
@@ -76,8 +109,9 @@ SHARED: dict[str, str] = _paragraphs(
         annealed to 0 over ``max_iter`` epochs.
     """,
     learning_rate_init="""
-    learning_rate_init : float, default=1e-3
+    learning_rate_init : float or "auto", default="auto"
         Adam's initial step size; lower it if training diverges.
+        ``"auto"``: 1e-3, 1e-4 for images.
     """,
     alpha="""
     alpha : float, default=0.0

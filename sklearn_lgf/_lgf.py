@@ -14,17 +14,26 @@ from sklearn.utils._param_validation import (
     validate_parameter_constraints,
 )
 
-from ._base import BaseFlowDensity, check_layer_sizes, draw_seeds, layer_sizes
+from ._base import (
+    AUTO,
+    BaseFlowDensity,
+    check_layer_sizes,
+    draw_seeds,
+    layer_sizes,
+)
 from ._docs import fill_doc
+from ._images import check_image_shape
 from ._steps import resolve_step
 from .nn import (
     CollapseDiagnostics,
     DensityModel,
     MonteCarlo,
+    build_image_lgf,
     build_lgf,
     collapse_diagnostics,
     evaluation,
 )
+from .nn.conditioners import residual_widths
 
 
 @fill_doc
@@ -34,34 +43,45 @@ class LGFDensity(BaseFlowDensity):
     A flow smears mass between separate components or around holes. An
     LGF (a continuously indexed flow) gives each layer a latent index
     ``u`` choosing one bijection of a family, each covering part of the
-    target.
+    target. With ``image_shape``, the paper's LGF-RealNVP of images.
 
     Parameters
     ----------
-    n_layers : int, default=5
+    n_layers : int or "auto", default="auto"
         Number of indexed layers; more fit more intricate targets.
-    hidden_layer_sizes : tuple of int, default=(32, 32)
+        ``"auto"``: 5. With ``image_shape``: the number of scales (see
+        Notes), each coupling followed by an indexed layer.
+    hidden_layer_sizes : tuple of int or "auto", default="auto"
         Hidden widths of each base step's network; small, as ``u`` carries
-        much of the model.
+        much of the model. ``"auto"``: ``(32, 32)``. With ``image_shape``:
+        one width per residual block of each coupling's conv net, all
+        equal; ``"auto"``: ``(64,) * 4``, the paper's LGF-RealNVP (4).
     {{conditioner}}
-    univariate : {"affine", "spline"}, default="spline"
+    univariate : {"affine", "spline", "auto"}, default="auto"
         What each base step does to a feature: monotone splines, or a
-        faster affine map (the paper's LGF-MAF).
+        faster affine map (the paper's LGF-MAF). ``"auto"``: ``"spline"``;
+        ``"affine"`` for images, as in the paper.
     {{base}}
     {{n_bins}}
     {{tail_bound}}
-    u_dim : int, default=4
-        Dimension of each layer's ``u``; raise it for targets of many parts.
-    pq_hidden_layer_sizes : tuple of int, default=(128, 128)
-        Hidden widths of the prior ``p(u | z)`` and posterior ``q(u | x)``.
-    st_hidden_layer_sizes : tuple of int, default=(128, 128)
-        Hidden widths of the network giving ``s(u)`` and ``t(u)``.
+    u_dim : int or "auto", default="auto"
+        Dimension of each layer's ``u``; raise it for targets of many
+        parts. ``"auto"``: 4. With ``image_shape``, ``u`` is an image of
+        the layer's height and width and ``u_dim`` channels (``"auto"``: 1).
+    pq_hidden_layer_sizes : tuple of int or "auto", default="auto"
+        Hidden widths of the prior ``p(u | z)`` and posterior ``q(u | x)``
+        (residual blocks for images). ``"auto"``: ``(128, 128)``;
+        ``(64, 64)`` for images.
+    st_hidden_layer_sizes : tuple of int or "auto", default="auto"
+        Hidden widths of the network giving ``s(u)`` and ``t(u)``
+        (residual blocks for images). ``"auto"``: ``(128, 128)``;
+        ``(8, 8)`` for images.
     indexing : {"affine", "conditioner"}, default="affine"
         How ``u`` enters a layer: ``G(x; u) = s(u) * g(x) + t(u)``, or as
-        an input of the base step's network.
-    n_elbo_samples : int, default=4
+        an input of the base step's network (tabular only).
+    n_elbo_samples : int or "auto", default="auto"
         Draws of ``u`` per row and training step; more lower the gradient's
-        variance.
+        variance. ``"auto"``: 4, 1 for images.
     objective : {"elbo", "iwae"}, default="elbo"
         Train on the ELBO or on the tighter importance-weighted bound over
         the draws (Burda et al., 2016); try ``"iwae"`` for small models.
@@ -71,9 +91,15 @@ class LGFDensity(BaseFlowDensity):
     importance_tol : float or None, default=None
         If set, a row stops drawing once its standard error is at most this
         many nats: cheaper, slightly lower.
-    n_validation_samples : int, default=5
-        ``K`` of the estimate that early stopping watches.
-    {{batch_norm}}
+    n_validation_samples : int or "auto", default="auto"
+        ``K`` of the estimate that early stopping watches. ``"auto"``: 5,
+        10 for images.
+    batch_norm : bool, default=False
+        Batch normalisation between layers; may steady deep flows. For
+        images: one per channel, without learned scale and shift, after
+        every indexed layer (the authors' later code; the paper has none).
+    {{image_shape}}
+    {{n_levels}}
     {{dequantise}}
     {{max_iter}}
     {{batch_size}}
@@ -82,8 +108,9 @@ class LGFDensity(BaseFlowDensity):
     {{alpha}}
     {{early_stopping}}
     {{validation_fraction}}
-    n_iter_no_change : int, default=20
+    n_iter_no_change : int or "auto", default="auto"
         Epochs without improvement before stopping (the estimate is noisy).
+        ``"auto"``: 20, 50 for images.
     {{tol}}
     {{warm_start}}
     {{device}}
@@ -111,6 +138,8 @@ class LGFDensity(BaseFlowDensity):
 
     {{notes}}
 
+    {{images}}
+
     References
     ----------
     R. Cornish, A. Caterini, G. Deligiannidis, A. Doucet. "Relaxing
@@ -133,52 +162,90 @@ class LGFDensity(BaseFlowDensity):
 
     _parameter_constraints: dict = {
         **BaseFlowDensity._parameter_constraints,
-        "u_dim": [Interval(Integral, 1, None, closed="left")],
+        "u_dim": [Interval(Integral, 1, None, closed="left"), StrOptions({AUTO})],
         "pq_hidden_layer_sizes": [
             "array-like",
             Interval(Integral, 1, None, closed="left"),
+            StrOptions({AUTO}),
         ],
         "st_hidden_layer_sizes": [
             "array-like",
             Interval(Integral, 1, None, closed="left"),
+            StrOptions({AUTO}),
         ],
         "indexing": [StrOptions({"affine", "conditioner"})],
-        "n_elbo_samples": [Interval(Integral, 1, None, closed="left")],
+        "n_elbo_samples": [
+            Interval(Integral, 1, None, closed="left"),
+            StrOptions({AUTO}),
+        ],
         "objective": [StrOptions({"elbo", "iwae"})],
         "n_importance_samples": [Interval(Integral, 1, None, closed="left")],
         "importance_tol": [Interval(Real, 0, None, closed="left"), None],
-        "n_validation_samples": [Interval(Integral, 1, None, closed="left")],
+        "n_validation_samples": [
+            Interval(Integral, 1, None, closed="left"),
+            StrOptions({AUTO}),
+        ],
+    }
+    _tabular_defaults = {
+        "n_layers": 5,
+        "hidden_layer_sizes": (32, 32),
+        "conditioner": "autoregressive",
+        "univariate": "spline",
+        "u_dim": 4,
+        "pq_hidden_layer_sizes": (128, 128),
+        "st_hidden_layer_sizes": (128, 128),
+        "n_elbo_samples": 4,
+        "n_validation_samples": 5,
+        "max_iter": 200,
+        "learning_rate_init": 1e-3,
+        "n_iter_no_change": 20,
+    }
+    _image_defaults = {
+        "hidden_layer_sizes": (64,) * 4,
+        "conditioner": "coupling",
+        "univariate": "affine",
+        "u_dim": 1,
+        "pq_hidden_layer_sizes": (64, 64),
+        "st_hidden_layer_sizes": (8, 8),
+        "n_elbo_samples": 1,
+        "n_validation_samples": 10,
+        "max_iter": 1000,
+        "batch_size": 100,
+        "learning_rate_init": 1e-4,
+        "n_iter_no_change": 50,
     }
 
     def __init__(
         self,
-        n_layers: int = 5,
-        hidden_layer_sizes: tuple[int, ...] = (32, 32),
+        n_layers: int | str = "auto",
+        hidden_layer_sizes: tuple[int, ...] | str = "auto",
         *,
-        conditioner: str = "autoregressive",
-        univariate: str = "spline",
+        conditioner: str = "auto",
+        univariate: str = "auto",
         base: str = "deprecated",
         n_bins: int = 8,
         tail_bound: float = 3.0,
-        u_dim: int = 4,
-        pq_hidden_layer_sizes: tuple[int, ...] = (128, 128),
-        st_hidden_layer_sizes: tuple[int, ...] = (128, 128),
+        u_dim: int | str = "auto",
+        pq_hidden_layer_sizes: tuple[int, ...] | str = "auto",
+        st_hidden_layer_sizes: tuple[int, ...] | str = "auto",
         indexing: str = "affine",
-        n_elbo_samples: int = 4,
+        n_elbo_samples: int | str = "auto",
         objective: str = "elbo",
         n_importance_samples: int = 100,
         importance_tol: float | None = None,
-        n_validation_samples: int = 5,
+        n_validation_samples: int | str = "auto",
         batch_norm: bool = False,
+        image_shape: tuple[int, int, int] | None = None,
+        n_levels: int = 256,
         dequantise: str | ArrayLike | None = "auto",
-        max_iter: int = 200,
+        max_iter: int | str = "auto",
         batch_size: int | str = "auto",
         learning_rate: str = "constant",
-        learning_rate_init: float = 1e-3,
+        learning_rate_init: float | str = "auto",
         alpha: float = 0.0,
         early_stopping: bool = True,
         validation_fraction: float = 0.1,
-        n_iter_no_change: int = 20,
+        n_iter_no_change: int | str = "auto",
         tol: float = 1e-4,
         warm_start: bool = False,
         device: str | torch.device = "auto",
@@ -203,6 +270,8 @@ class LGFDensity(BaseFlowDensity):
         self.importance_tol = importance_tol
         self.n_validation_samples = n_validation_samples
         self.batch_norm = batch_norm
+        self.image_shape = image_shape
+        self.n_levels = n_levels
         self.dequantise = dequantise
         self.max_iter = max_iter
         self.batch_size = batch_size
@@ -224,20 +293,46 @@ class LGFDensity(BaseFlowDensity):
         resolve_step(self, warn=True)
         check_layer_sizes("pq_hidden_layer_sizes", self.pq_hidden_layer_sizes)
         check_layer_sizes("st_hidden_layer_sizes", self.st_hidden_layer_sizes)
+        if self.image_shape is not None:
+            for name in ("pq_hidden_layer_sizes", "st_hidden_layer_sizes"):
+                residual_widths(self._setting(name), name)
+
+    def _tabular_only(self) -> dict[str, Any]:
+        refused = super()._tabular_only()
+        if self.indexing != "affine":
+            refused["indexing"] = self.indexing
+        return refused
 
     def _build_model(self, n_features: int) -> DensityModel:
-        conditioner, univariate = resolve_step(self, warn=False)
+        conditioner, univariate = self._step(warn=False)
+        hidden = layer_sizes(self._setting("hidden_layer_sizes"))
+        pq_hidden = layer_sizes(self._setting("pq_hidden_layer_sizes"))
+        st_hidden = layer_sizes(self._setting("st_hidden_layer_sizes"))
+        if self.image_shape is not None:
+            return build_image_lgf(
+                check_image_shape(self.image_shape),
+                n_levels=self.n_levels,
+                n_scales=self._setting("n_layers"),
+                hidden_channels=hidden,
+                u_channels=self._setting("u_dim"),
+                pq_hidden_channels=pq_hidden,
+                st_hidden_channels=st_hidden,
+                batch_norm=self.batch_norm,
+                univariate=univariate,
+                n_bins=self.n_bins,
+                tail_bound=self.tail_bound,
+            )
         return build_lgf(
             n_features,
-            self.n_layers,
-            layer_sizes(self.hidden_layer_sizes),
+            self._setting("n_layers"),
+            hidden,
             conditioner=conditioner,
             univariate=univariate,
             n_bins=self.n_bins,
             tail_bound=self.tail_bound,
-            u_dim=self.u_dim,
-            pq_hidden_layer_sizes=layer_sizes(self.pq_hidden_layer_sizes),
-            st_hidden_layer_sizes=layer_sizes(self.st_hidden_layer_sizes),
+            u_dim=self._setting("u_dim"),
+            pq_hidden_layer_sizes=pq_hidden,
+            st_hidden_layer_sizes=st_hidden,
             indexing=self.indexing,
             batch_norm=self.batch_norm,
         )
@@ -247,10 +342,10 @@ class LGFDensity(BaseFlowDensity):
         # expectation and less variance; for the IWAE bound it is biased
         # (Tucker et al. 2019), so that bound takes the plain gradient.
         return MonteCarlo(
-            training_draws=self.n_elbo_samples,
+            training_draws=self._setting("n_elbo_samples"),
             path_gradient=self.objective == "elbo",
             training_objective=self.objective,
-            validation_samples=self.n_validation_samples,
+            validation_samples=self._setting("n_validation_samples"),
             seed=self._noise_seed,
         )
 

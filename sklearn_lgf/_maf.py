@@ -9,8 +9,9 @@ from numpy.typing import ArrayLike
 
 from ._base import BaseFlowDensity, layer_sizes
 from ._docs import fill_doc
+from ._images import check_image_shape
 from ._steps import resolve_step
-from .nn import DensityModel, build_flow
+from .nn import DensityModel, build_flow, build_image_flow
 
 
 @fill_doc
@@ -19,14 +20,19 @@ class MAFDensity(BaseFlowDensity):
 
     Invertible steps map the data onto a standard normal; the log-density
     is exact. ``conditioner="coupling"`` makes a RealNVP,
-    ``univariate="spline"`` a neural spline flow.
+    ``univariate="spline"`` a neural spline flow; with ``image_shape``, the
+    multi-scale RealNVP of images (Dinh et al., 2017).
 
     Parameters
     ----------
-    n_layers : int, default=5
-        Number of flow steps; more fit more intricate targets.
-    hidden_layer_sizes : tuple of int, default=(100, 100)
+    n_layers : int or "auto", default="auto"
+        Number of flow steps; more fit more intricate targets. ``"auto"``:
+        5. With ``image_shape``: the number of scales (see Notes).
+    hidden_layer_sizes : tuple of int or "auto", default="auto"
         Hidden widths of each step's network; narrow them if it overfits.
+        ``"auto"``: ``(100, 100)``. With ``image_shape``: one width per
+        residual block of each coupling's conv net, all equal; ``"auto"``:
+        ``(64,) * 8``, the paper's RealNVP (8).
     {{conditioner}}
     univariate : {"affine", "spline"}, default="affine"
         What each step does to a feature: an affine map or monotone
@@ -35,7 +41,12 @@ class MAFDensity(BaseFlowDensity):
     {{base}}
     {{n_bins}}
     {{tail_bound}}
-    {{batch_norm}}
+    batch_norm : bool or "auto", default="auto"
+        Batch normalisation between layers; may steady deep flows.
+        ``"auto"``: none; for images one per channel after every coupling,
+        as RealNVP has.
+    {{image_shape}}
+    {{n_levels}}
     {{dequantise}}
     {{max_iter}}
     {{batch_size}}
@@ -44,8 +55,9 @@ class MAFDensity(BaseFlowDensity):
     {{alpha}}
     {{early_stopping}}
     {{validation_fraction}}
-    n_iter_no_change : int, default=10
-        Epochs without improvement before stopping.
+    n_iter_no_change : int or "auto", default="auto"
+        Epochs without improvement before stopping. ``"auto"``: 10, 50 for
+        images.
     {{tol}}
     {{warm_start}}
     {{device}}
@@ -68,6 +80,8 @@ class MAFDensity(BaseFlowDensity):
     -----
     {{notes}}
 
+    {{images}}
+
     Examples
     --------
     >>> from sklearn.datasets import load_iris
@@ -81,26 +95,49 @@ class MAFDensity(BaseFlowDensity):
     (5, 4)
     """
 
+    _tabular_defaults = {
+        "n_layers": 5,
+        "hidden_layer_sizes": (100, 100),
+        "conditioner": "autoregressive",
+        "univariate": "affine",
+        "batch_norm": False,
+        "max_iter": 200,
+        "learning_rate_init": 1e-3,
+        "n_iter_no_change": 10,
+    }
+    _image_defaults = {
+        "hidden_layer_sizes": (64,) * 8,
+        "conditioner": "coupling",
+        "univariate": "affine",
+        "batch_norm": True,
+        "max_iter": 1000,
+        "batch_size": 100,
+        "learning_rate_init": 1e-4,
+        "n_iter_no_change": 50,
+    }
+
     def __init__(
         self,
-        n_layers: int = 5,
-        hidden_layer_sizes: tuple[int, ...] = (100, 100),
+        n_layers: int | str = "auto",
+        hidden_layer_sizes: tuple[int, ...] | str = "auto",
         *,
-        conditioner: str = "autoregressive",
+        conditioner: str = "auto",
         univariate: str = "affine",
         base: str = "deprecated",
         n_bins: int = 8,
         tail_bound: float = 3.0,
-        batch_norm: bool = False,
+        batch_norm: bool | str = "auto",
+        image_shape: tuple[int, int, int] | None = None,
+        n_levels: int = 256,
         dequantise: str | ArrayLike | None = "auto",
-        max_iter: int = 200,
+        max_iter: int | str = "auto",
         batch_size: int | str = "auto",
         learning_rate: str = "constant",
-        learning_rate_init: float = 1e-3,
+        learning_rate_init: float | str = "auto",
         alpha: float = 0.0,
         early_stopping: bool = True,
         validation_fraction: float = 0.1,
-        n_iter_no_change: int = 10,
+        n_iter_no_change: int | str = "auto",
         tol: float = 1e-4,
         warm_start: bool = False,
         device: str | torch.device = "auto",
@@ -116,6 +153,8 @@ class MAFDensity(BaseFlowDensity):
         self.n_bins = n_bins
         self.tail_bound = tail_bound
         self.batch_norm = batch_norm
+        self.image_shape = image_shape
+        self.n_levels = n_levels
         self.dequantise = dequantise
         self.max_iter = max_iter
         self.batch_size = batch_size
@@ -137,14 +176,27 @@ class MAFDensity(BaseFlowDensity):
         resolve_step(self, warn=True)
 
     def _build_model(self, n_features: int) -> DensityModel:
-        conditioner, univariate = resolve_step(self, warn=False)
+        conditioner, univariate = self._step(warn=False)
+        hidden = layer_sizes(self._setting("hidden_layer_sizes"))
+        batch_norm = self._setting("batch_norm")
+        if self.image_shape is not None:
+            return build_image_flow(
+                check_image_shape(self.image_shape),
+                n_levels=self.n_levels,
+                n_scales=self._setting("n_layers"),
+                hidden_channels=hidden,
+                batch_norm="channel" if batch_norm else None,
+                univariate=univariate,
+                n_bins=self.n_bins,
+                tail_bound=self.tail_bound,
+            )
         return build_flow(
             n_features,
-            self.n_layers,
-            layer_sizes(self.hidden_layer_sizes),
+            self._setting("n_layers"),
+            hidden,
             conditioner=conditioner,
             univariate=univariate,
             n_bins=self.n_bins,
             tail_bound=self.tail_bound,
-            batch_norm=self.batch_norm,
+            batch_norm=batch_norm,
         )

@@ -28,6 +28,7 @@ import torch
 from sklearn.utils.validation import validate_data
 
 from . import _out_of_core
+from ._images import PIXEL_LOCATION, check_pixels
 from ._progress import rows_bar
 from ._standardise import (
     FLOAT32_SAFE,
@@ -49,6 +50,7 @@ __all__ = [
     "is_memmap",
     "parts",
     "scan",
+    "scan_pixels",
     "score",
     "training_rows",
     "validation_rows",
@@ -101,14 +103,53 @@ def parts(X: np.ndarray, n_rows: int) -> Iterator[tuple[int, np.ndarray]]:
         reader.close()
 
 
-def scan(X: np.ndarray, seed: int, grids: bool = False) -> Statistics:
+def scan(
+    X: np.ndarray,
+    seed: int,
+    grids: bool = False,
+    levels: int | None = None,
+    owner: str = "",
+) -> Statistics:
     """The fence, the rows beyond it and the standardisation statistics of
     the checked training rows ``X`` (``grids``: and the grid spacings of the
     rows within the fence); ``seed`` draws a large memmap's sample for the
-    fence (see :func:`~sklearn_lgf._out_of_core.scan`)."""
+    fence (see :func:`~sklearn_lgf._out_of_core.scan`). Images (``levels``
+    set) get :func:`scan_pixels` instead; ``owner`` names the estimator in
+    its messages."""
+    if levels is not None:
+        return scan_pixels(X, levels, owner)
     if is_memmap(X):
         return _out_of_core.scan(X, seed, grids)
     return statistics(X, grids)
+
+
+def scan_pixels(X: np.ndarray, levels: int, owner: str) -> Statistics:
+    """The :class:`~sklearn_lgf._standardise.Statistics` of images whose
+    pixels, checked here, are the integers ``0 .. levels - 1``: every pixel
+    on a grid of spacing 1, shifted by
+    :data:`~sklearn_lgf._images.PIXEL_LOCATION` and not scaled, no row left
+    out (see :mod:`sklearn_lgf._images`)."""
+    n_features = X.shape[1]
+    minimum = np.full(n_features, np.inf)
+    maximum = np.full(n_features, -np.inf)
+    step = _out_of_core.chunk_rows(X, _out_of_core.CHUNK_BYTES)
+    for start, x in parts(X, step):
+        check_pixels(x, levels, owner, first_row=start)
+        minimum = np.minimum(minimum, x.min(axis=0))
+        maximum = np.maximum(maximum, x.max(axis=0))
+    shift = np.full(n_features, PIXEL_LOCATION)
+    return Statistics(
+        n_rows=len(X),
+        median=shift,
+        spread=np.zeros(n_features),
+        extreme=np.empty(0, dtype=np.int64),
+        minimum=minimum,
+        maximum=maximum,
+        location=shift.copy(),
+        scale=np.ones(n_features),
+        constant=np.zeros(n_features, dtype=bool),
+        spacing=np.ones(n_features),
+    )
 
 
 def check_range(

@@ -16,6 +16,7 @@ import numpy as np
 
 from ._dequantise import dequantise as keyed_dequantise
 from ._dequantise import find_grids
+from ._images import check_pixels
 
 # Interquartile range of the standard normal: IQR / this is the standard
 # deviation for Gaussian data, and unmoved by a few extreme rows.
@@ -221,6 +222,8 @@ class Standardisation:
     ``spacing`` (the fitted ``grid_spacing_``) and ``seed`` key the
     dequantisation noise (:func:`~sklearn_lgf._dequantise.dequantise`,
     draw 0); with no positive spacing the rows are only standardised.
+    ``levels``: rows are images whose pixels must be the integers ``0 ..
+    levels - 1`` (checked by :meth:`float32`, see :mod:`sklearn_lgf._images`).
     """
 
     location: np.ndarray
@@ -228,6 +231,7 @@ class Standardisation:
     owner: str
     spacing: np.ndarray | None = None
     seed: int = 0
+    levels: int | None = None
     discrete: bool = field(init=False)
 
     def __post_init__(self) -> None:
@@ -270,8 +274,11 @@ class Standardisation:
         :data:`FLOAT32_SAFE` (about 1.8e19, whose square is float32's largest
         value, 3.4e38) would overflow inside it and could come out as NaN.
         Standardised values are checked, not ``x``: data in any units work as
-        long as their spread is representable.
+        long as their spread is representable. Images' pixels are checked
+        first.
         """
+        if self.levels is not None:
+            check_pixels(x, self.levels, self.owner, first_row)
         z = self.values(x, keyed=keyed)
         bad = ~(np.abs(z) <= FLOAT32_SAFE)
         if bad.any():

@@ -23,9 +23,16 @@ BASE_STEPS: dict[str, tuple[str, str]] = {
 }
 
 
-def _defaults(estimator: Any) -> dict[str, Any]:
+def _defaults(estimator: Any) -> dict[str, set[Any]]:
+    """The values of ``conditioner`` and ``univariate`` that count as left at
+    the default: ``"auto"`` and what it means for tabular data (the defaults
+    before ``"auto"``, which ``get_params`` of 0.2.0 estimators holds)."""
     parameters = inspect.signature(type(estimator).__init__).parameters
-    return {name: parameters[name].default for name in ("conditioner", "univariate")}
+    tabular = getattr(type(estimator), "_tabular_defaults", {})
+    return {
+        name: {parameters[name].default, tabular.get(name, parameters[name].default)}
+        for name in ("conditioner", "univariate")
+    }
 
 
 def resolve_step(estimator: Any, *, warn: bool) -> tuple[str, str]:
@@ -44,7 +51,7 @@ def resolve_step(estimator: Any, *, warn: bool) -> tuple[str, str]:
     for name, value, implied in zip(
         ("conditioner", "univariate"), step, from_base, strict=True
     ):
-        if value != defaults[name] and value != implied:
+        if value not in defaults[name] and value != implied:
             raise ValueError(
                 f"base={estimator.base!r} (deprecated) means {name}={implied!r}, "
                 f"but {name}={value!r} was given: set conditioner and univariate "

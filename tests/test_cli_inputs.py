@@ -645,11 +645,12 @@ def test_fit_help_shows_the_estimators_defaults():
     from sklearn_lgf import LGFDensity, MAFDensity
 
     text = " ".join(_subparsers()["fit"].format_help().split())
-    defaults = LGFDensity().get_params()
+    # "auto" parameters show what they mean for tabular data.
+    defaults = {**LGFDensity().get_params(), **LGFDensity._tabular_defaults}
     assert f"flow layers (default: {defaults['n_layers']})" in text
     sizes = ",".join(str(v) for v in defaults["hidden_layer_sizes"])
     maf_sizes = ",".join(
-        str(v) for v in MAFDensity().get_params()["hidden_layer_sizes"]
+        str(v) for v in MAFDensity._tabular_defaults["hidden_layer_sizes"]
     )
     assert f"(default: {sizes} for lgf, {maf_sizes} for maf)" in text
     assert f"(default: {defaults['n_importance_samples']})" in text

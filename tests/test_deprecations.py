@@ -49,13 +49,10 @@ def weights(estimator):
 
 @pytest.mark.parametrize("cls", ESTIMATORS, ids=lambda c: c.__name__)
 def test_defaults_are_todays_models(cls):
-    params = cls().get_params()
+    estimator = cls()
     expected = "affine" if cls is MAFDensity else "spline"
-    assert (params["conditioner"], params["univariate"]) == (
-        "autoregressive",
-        expected,
-    )
-    assert params["base"] == "deprecated"
+    assert estimator._step(warn=False) == ("autoregressive", expected)
+    assert estimator.get_params()["base"] == "deprecated"
 
 
 @pytest.mark.parametrize("cls", ESTIMATORS, ids=lambda c: c.__name__)

@@ -42,7 +42,15 @@ def fit_command(args: argparse.Namespace) -> int:
                 raise CLIError(f"{cli_flag(option)} only applies to --model lgf")
     estimator_class = LGFDensity if args.model == "lgf" else MAFDensity
     _apply_renamed_flags(args)
-    univariate = args.univariate or estimator_class().univariate
+    if args.n_levels is not None and args.image_shape is None:
+        raise CLIError("--n-levels only applies with --image-shape")
+    params: dict[str, Any] = {"verbose": 0 if args.quiet else 1}
+    for option, name in FIT_OPTION_PARAMETERS.items():
+        value = getattr(args, option, None)
+        if value is not None:
+            params[name] = value
+    estimator: Any = estimator_class(**params)
+    univariate = estimator._step(warn=False)[1]
     if args.n_bins is not None and univariate != "spline":
         raise CLIError(
             f"--n-bins only applies to --univariate spline (the {args.model} "
@@ -52,12 +60,6 @@ def fit_command(args: argparse.Namespace) -> int:
     if len(table.values) < 2:
         raise CLIError(f"{args.data}: one data row; fitting needs at least 2")
     check_writable(args.output)
-    params: dict[str, Any] = {"verbose": 0 if args.quiet else 1}
-    for option, name in FIT_OPTION_PARAMETERS.items():
-        value = getattr(args, option, None)
-        if value is not None:
-            params[name] = value
-    estimator: Any = estimator_class(**params)
     X = table.values
     if not args.quiet:
         print(

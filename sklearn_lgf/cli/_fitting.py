@@ -29,6 +29,8 @@ FIT_OPTION_PARAMETERS = {
     "univariate": "univariate",
     "n_bins": "n_bins",
     "u_dim": "u_dim",
+    "image_shape": "image_shape",
+    "n_levels": "n_levels",
     "n_importance_samples": "n_importance_samples",
     "max_iter": "max_iter",
     "batch_size": "batch_size",

@@ -70,6 +70,22 @@ def _sizes(text: str) -> tuple[int, ...]:
         ) from None
 
 
+def _image_shape(text: str) -> tuple[int, int, int]:
+    sizes = _sizes(text)
+    if len(sizes) != 3:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not an image shape: channels,height,width (e.g. 1,28,28)"
+        )
+    return (sizes[0], sizes[1], sizes[2])
+
+
+def _levels(text: str) -> int:
+    value = _int(text)
+    if value < 2:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer of at least 2")
+    return value
+
+
 def _batch_size(text: str) -> int | str:
     return "auto" if text == "auto" else _positive_int(text)
 
@@ -132,6 +148,8 @@ def _estimator_default(name: str) -> str:
         parameter = inspect.signature(cls).parameters.get(name)
         if parameter is not None:
             value = parameter.default
+            # "auto" is the tabular default here; --image-shape says the rest.
+            value = cls._tabular_defaults.get(name, value)
             if isinstance(value, tuple):
                 shown[model] = ",".join(str(v) for v in value)
             else:
@@ -310,6 +328,23 @@ def _add_architecture(fit: argparse.ArgumentParser) -> None:
         "u_dim",
         "LGF only: dimension of the index u of each layer",
         type=_positive_int,
+        metavar="N",
+    )
+    fit.add_argument(
+        "--image-shape",
+        type=_image_shape,
+        metavar="C,H,W",
+        help="the rows are images of C channels, H rows and W columns, "
+        "flattened in that order; the model becomes the paper's multi-scale "
+        "(LGF-)RealNVP and unset options take the paper's image settings "
+        "(default: tabular data)",
+    )
+    _add_option(
+        fit,
+        "n_levels",
+        "with --image-shape: intensity levels, the pixels being the integers "
+        "0 .. N-1",
+        type=_levels,
         metavar="N",
     )
     _add_option(
