@@ -71,7 +71,7 @@ def check_n_pixels(shape: tuple[int, int, int], n_features: int, owner: str) -> 
     n_pixels = shape[0] * shape[1] * shape[2]
     if n_features != n_pixels:
         raise ValueError(
-            f"X has {n_features} features, but {owner} with image_shape={shape} "
+            f"X has n_features={n_features}, but {owner} with image_shape={shape} "
             f"takes rows of {n_pixels} pixels (C * H * W, flattened in C order)"
         )
 
@@ -85,8 +85,10 @@ def check_pixels(x: np.ndarray, n_levels: int, owner: str, first_row: int = 0) -
     if not bad.any():
         return
     i, j = (int(k) for k in np.argwhere(bad)[0])
+    # scikit-learn's words for negative input (check_non_negative) first.
+    negative = "Negative values in data: " if x[i, j] < 0 else ""
     raise ValueError(
-        f"X[{first_row + i}, {j}] = {x[i, j]:g} is not a pixel value: with "
+        f"{negative}X[{first_row + i}, {j}] = {x[i, j]:g} is not a pixel value: with "
         f"image_shape set, {owner} takes the integers 0 .. {n_levels - 1} "
         f"(n_levels={n_levels}). Set n_levels to the number of intensity "
         "levels of your images (e.g. 17 for load_digits), and scale or round "

@@ -342,8 +342,7 @@ def _add_architecture(fit: argparse.ArgumentParser) -> None:
     _add_option(
         fit,
         "n_levels",
-        "with --image-shape: intensity levels, the pixels being the integers "
-        "0 .. N-1",
+        "with --image-shape: intensity levels, the pixels being the integers 0 .. N-1",
         type=_levels,
         metavar="N",
     )
