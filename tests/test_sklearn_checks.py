@@ -171,7 +171,7 @@ def test_image_checks_pass_at_their_own_width(width):
             expect_only_array_outputs=False,
         )
     for estimator in _image_estimators(WIDTH_SHAPES[width]):
-        for name, check in checks.items():
+        for check in checks.values():
             check(type(estimator).__name__, estimator)
 
 
