@@ -35,7 +35,6 @@ from ._standardise import Statistics
 from ._steps import BASE_STEPS, CONDITIONERS, UNIVARIATES, resolve_step
 from ._threads import resolve_threads, torch_threads
 from .nn import DensityModel, MonteCarlo, evaluation
-from .nn.chunks import sample_chunk_rows
 from .nn.conditioners import residual_widths
 from .nn.data import TrainingRows
 from .nn.training import (
@@ -566,7 +565,7 @@ class BaseFlowDensity(DensityMixin, BaseEstimator, metaclass=ABCMeta):
         generator = torch.Generator(device=self._device).manual_seed(seed)
         n = int(n_samples)
         Z = np.empty((n, self.n_features_in_))
-        rows = min(sample_chunk_rows(self._device), n)
+        rows = min(model.sample_chunk_rows(self._device), n)
         bar = rows_bar(f"{type(self).__name__} sample", self.verbose, total=n)
         with self._threads(rows), bar:
             start = 0

@@ -78,3 +78,45 @@ def test_same_seed_gives_identical_gpu_fits():
     np.testing.assert_allclose(
         a.score_samples(X), b.score_samples(X), rtol=0, atol=1e-5
     )
+
+
+# ------------------------------------------------------------------ images
+def images(n=600, seed=0):
+    """28 x 28 images of 256 levels: bright bars at random rows."""
+    rng = np.random.RandomState(seed)
+    x = rng.randint(0, 32, size=(n, 1, 28, 28))
+    for image, row in zip(x, rng.randint(0, 24, size=n), strict=True):
+        image[0, row : row + 4] = 255 - rng.randint(0, 32)
+    return x.reshape(n, -1).astype(np.float64)
+
+
+IMAGE_KW = dict(image_shape=(1, 28, 28), max_iter=2, random_state=0)
+
+
+@pytest.mark.parametrize(
+    "estimator",
+    [
+        MAFDensity(hidden_layer_sizes=(16,) * 2, **IMAGE_KW),
+        LGFDensity(hidden_layer_sizes=(16,) * 2, n_importance_samples=20, **IMAGE_KW),
+    ],
+    ids=["RealNVP", "LGF-RealNVP"],
+)
+def test_image_models_train_score_and_sample_on_the_gpu(estimator):
+    X = images()
+    gpu = estimator.fit(X)
+    assert next(gpu.model_.parameters()).is_cuda
+    scores = gpu.score_samples(X[:200])
+    assert np.isfinite(scores).all()
+    cpu = pickle.loads(pickle.dumps(gpu)).set_params(device="cpu")
+    np.testing.assert_allclose(cpu.score_samples(X[:200]), scores, atol=5e-2)
+    # More rows than a chunk of an image model holds: sampling is chunked.
+    samples = gpu.sample(3000, random_state=0)
+    assert samples.shape == (3000, 784)
+    assert (samples >= -0.5).all() and (samples < 255.5).all()
+
+
+def test_paper_size_image_models_fit_a_batch_on_the_gpu():
+    X = images(200)
+    for cls in (MAFDensity, LGFDensity):
+        model = cls(image_shape=(1, 28, 28), max_iter=1, random_state=0).fit(X)
+        assert np.isfinite(model.score_samples(X[:100])).all()

@@ -16,7 +16,7 @@ import torch
 from torch import Tensor
 
 from .activations import logaddexp
-from .chunks import map_fixed_chunks, sample_chunk_rows
+from .chunks import map_fixed_chunks
 from .model import DensityModel, importance_estimate
 
 # Adaptive importance sampling (``importance_tol``) takes a row's K draws in
@@ -185,6 +185,6 @@ def sample_chunks(
 ) -> Iterator[Tensor]:
     """``n`` rows drawn from ``model``, in chunks of bounded size."""
     device = next(model.parameters()).device
-    chunk = sample_chunk_rows(device)
+    chunk = model.sample_chunk_rows(device)
     for start in range(0, n, chunk):
         yield model.sample(min(chunk, n - start), generator)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from .chunks import exact_chunk_rows, map_fixed_chunks
+from .chunks import exact_chunk_rows, map_fixed_chunks, sample_chunk_rows
 
 
 @dataclass(frozen=True)
@@ -126,6 +126,15 @@ class DensityModel(nn.Module, metaclass=ABCMeta):
         """Draws ``first`` to ``first + count - 1`` of each row's own
         deterministic sequence, ``(n, count, ...)`` (models that estimate)."""
         raise NotImplementedError(f"{type(self).__name__} draws nothing")
+
+    def sample_chunk_rows(self, device: torch.device) -> int:
+        """Rows drawn together when sampling on ``device``: at most
+        :attr:`calibration_chunk_rows` for models that set it, whose
+        activations per row are large (a CUDA chunk of a tabular model
+        would take tens of GiB through an image model)."""
+        rows = sample_chunk_rows(device)
+        cap = self.calibration_chunk_rows
+        return rows if cap is None else min(rows, cap)
 
     def scoring_layout(
         self, device: torch.device, n_importance_samples: int | None = None
