@@ -230,6 +230,15 @@ class BaseFlowDensity(DensityMixin, BaseEstimator, metaclass=ABCMeta):
             defaults["univariate"] if univariate == AUTO else univariate,
         )
 
+    def _size(self, name: str, n_features: int) -> Any:
+        """:meth:`_setting` of a size parameter whose tabular ``"auto"`` is
+        a rule of the data (:mod:`sklearn_lgf._size_rule`): applied to
+        ``n_features`` and the rows fitted on (``n_samples_fit_``)."""
+        value = self._setting(name)
+        if callable(value):
+            return value(n_features, getattr(self, "n_samples_fit_", None))
+        return value
+
     @property
     def _levels(self) -> int | None:
         """Images' intensity levels, ``None`` for tabular data."""
@@ -362,6 +371,9 @@ class BaseFlowDensity(DensityMixin, BaseEstimator, metaclass=ABCMeta):
                 UserWarning,
                 stacklevel=4,
             )
+        # The rows the model is fitted on, validation rows included: what
+        # the size rule of "auto" networks reads (kept for model files).
+        self.n_samples_fit_ = int(found.n_rows - len(found.extreme))
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(init_seed)
             model = self._build_model(len(found.location))
@@ -654,6 +666,7 @@ _FITTED_ATTRIBUTES = (
     "location_",
     "scale_",
     "grid_spacing_",
+    "n_samples_fit_",
     "n_iter_",
     "loss_curve_",
     "validation_scores_",

@@ -164,6 +164,9 @@ SHARED: dict[str, str] = _paragraphs(
         continuous one (see ``dequantise``).
     n_features_in_ : int
         Number of features seen during fit.
+    n_samples_fit_ : int
+        Rows the model was fitted on (validation rows included, rows beyond
+        the fence not); the size rule of ``"auto"`` networks reads it.
     feature_names_in_ : ndarray of shape (`n_features_in_`,)
         String feature names seen during fit.
     n_iter_ : int

@@ -37,6 +37,8 @@ def get_fitted_state(
         "converged_": bool(getattr(estimator, "converged_", False)),
         "noise_seed": int(estimator._noise_seed),
     }
+    if hasattr(estimator, "n_samples_fit_"):
+        fitted["n_samples_fit_"] = int(estimator.n_samples_fit_)
     if hasattr(estimator, "feature_names_in_"):
         fitted["feature_names_in_"] = [str(n) for n in estimator.feature_names_in_]
     weights = {
@@ -88,6 +90,12 @@ def set_fitted_state(
         validation_scores_=_expect_floats(fitted, "validation_scores_"),
         _noise_seed=_expect_int(fitted, "noise_seed"),
     )
+    if "n_samples_fit_" in fitted:  # files before the size rule lack it
+        attributes["n_samples_fit_"] = _expect_int(fitted, "n_samples_fit_")
+    # The size rule of "auto" networks reads the rows fitted on.
+    estimator.__dict__.pop("n_samples_fit_", None)
+    if "n_samples_fit_" in attributes:
+        estimator.n_samples_fit_ = attributes["n_samples_fit_"]
     with torch.random.fork_rng(devices=[]):
         model = estimator._build_model(n_features)
     model.load_state_dict(weights, strict=True)

@@ -14,6 +14,7 @@ from sklearn.utils._param_validation import (
     validate_parameter_constraints,
 )
 
+from . import _size_rule
 from ._base import (
     AUTO,
     BaseFlowDensity,
@@ -66,16 +67,19 @@ class LGFDensity(BaseFlowDensity):
     {{tail_bound}}
     u_dim : int or "auto", default="auto"
         Dimension of each layer's ``u``; raise it for targets of many
-        parts. ``"auto"``: 4. With ``image_shape``, ``u`` is an image of
-        the layer's height and width and ``u_dim`` channels (``"auto"``: 1).
+        parts. ``"auto"``: ``ceil(n_features / 4)`` between 1 and 4. With
+        ``image_shape``, ``u`` is an image of the layer's height and width
+        and ``u_dim`` channels (``"auto"``: 1).
     pq_hidden_layer_sizes : tuple of int or "auto", default="auto"
         Hidden widths of the prior ``p(u | z)`` and posterior ``q(u | x)``
-        (residual blocks for images). ``"auto"``: ``(128, 128)``;
+        (residual blocks for images). ``"auto"``: two layers of
+        ``2 * n_features`` rounded up to a power of two, between 32 and
+        128, at most a quarter of the training rows (at least 16);
         ``(64, 64)`` for images.
     st_hidden_layer_sizes : tuple of int or "auto", default="auto"
         Hidden widths of the network giving ``s(u)`` and ``t(u)``
-        (residual blocks for images). ``"auto"``: ``(128, 128)``;
-        ``(8, 8)`` for images.
+        (residual blocks for images). ``"auto"``: as
+        ``pq_hidden_layer_sizes``; ``(8, 8)`` for images.
     indexing : {"affine", "conditioner"}, default="affine"
         How ``u`` enters a layer: ``G(x; u) = s(u) * g(x) + t(u)``, or as
         an input of the base step's network (tabular only).
@@ -191,9 +195,9 @@ class LGFDensity(BaseFlowDensity):
         "hidden_layer_sizes": (32, 32),
         "conditioner": "autoregressive",
         "univariate": "spline",
-        "u_dim": 4,
-        "pq_hidden_layer_sizes": (128, 128),
-        "st_hidden_layer_sizes": (128, 128),
+        "u_dim": _size_rule.u_dim,
+        "pq_hidden_layer_sizes": _size_rule.index_layers,
+        "st_hidden_layer_sizes": _size_rule.index_layers,
         "n_elbo_samples": 4,
         "n_validation_samples": 5,
         "max_iter": 200,
@@ -306,8 +310,8 @@ class LGFDensity(BaseFlowDensity):
     def _build_model(self, n_features: int) -> DensityModel:
         conditioner, univariate = self._step(warn=False)
         hidden = layer_sizes(self._setting("hidden_layer_sizes"))
-        pq_hidden = layer_sizes(self._setting("pq_hidden_layer_sizes"))
-        st_hidden = layer_sizes(self._setting("st_hidden_layer_sizes"))
+        pq_hidden = layer_sizes(self._size("pq_hidden_layer_sizes", n_features))
+        st_hidden = layer_sizes(self._size("st_hidden_layer_sizes", n_features))
         if self.image_shape is not None:
             return build_image_lgf(
                 check_image_shape(self.image_shape),
@@ -330,7 +334,7 @@ class LGFDensity(BaseFlowDensity):
             univariate=univariate,
             n_bins=self.n_bins,
             tail_bound=self.tail_bound,
-            u_dim=self._setting("u_dim"),
+            u_dim=self._size("u_dim", n_features),
             pq_hidden_layer_sizes=pq_hidden,
             st_hidden_layer_sizes=st_hidden,
             indexing=self.indexing,

@@ -318,12 +318,31 @@ def test_the_detector_fits_binary_and_few_valued_columns_beside_continuous_ones(
     assert np.isfinite(scores).all()
 
 
+# The networks of LGFDensity() when cardio raised (before the size rule).
+NETWORKS_OF_0_2_0 = dict(
+    u_dim=4, pq_hidden_layer_sizes=(128, 128), st_hidden_layer_sizes=(128, 128)
+)
+
+
 def test_with_dequantise_none_the_twin_diverges_as_before():
     X = StandardScaler().fit_transform(_cardio_twin())
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         with pytest.raises(TrainingDiverged):
+            LGFDensity(
+                random_state=0, max_iter=3, dequantise=None, **NETWORKS_OF_0_2_0
+            ).fit(X)
+        # Today's default networks diverge too, and restore earlier weights.
+        with pytest.warns(TrainingDivergedWarning):
             LGFDensity(random_state=0, max_iter=3, dequantise=None).fit(X)
+
+
+def test_with_dequantise_the_twin_fits_with_the_networks_of_0_2_0():
+    X = StandardScaler().fit_transform(_cardio_twin())
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        warnings.simplefilter("error", TrainingDivergedWarning)
+        LGFDensity(random_state=0, max_iter=3, **NETWORKS_OF_0_2_0).fit(X)
 
 
 # ----------------------------------------------------------- estimators

@@ -150,6 +150,8 @@ def _estimator_default(name: str) -> str:
             value = parameter.default
             # "auto" is the tabular default here; --image-shape says the rest.
             value = cls._tabular_defaults.get(name, value)
+            if callable(value):  # a rule of the data (sklearn_lgf._size_rule)
+                value = "auto"
             if isinstance(value, tuple):
                 shown[model] = ",".join(str(v) for v in value)
             else:
