@@ -80,6 +80,7 @@ GALLERY_ORDER = [
     "plot_anomaly_pipeline.py",
     "plot_adbench_roc.py",
     "plot_digits_sampling.py",
+    "plot_digits_images.py",
     "plot_grid_search.py",
 ]
 # plot_adbench_roc.py reads a data set kept beside the repository, not
