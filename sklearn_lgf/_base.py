@@ -199,11 +199,12 @@ class BaseFlowDensity(DensityMixin, BaseEstimator, metaclass=ABCMeta):
         return refused
 
     def _refuse_tabular_choices(self) -> None:
+        defaults = inspect.signature(type(self).__init__).parameters
         for name, value in self._tabular_only().items():
             raise ValueError(
                 f"{type(self).__name__}: {name}={value!r} is for tabular data; "
                 f"with image_shape={tuple(self.image_shape)} {_IMAGE_MEANING[name]}. "
-                f"Leave {name} at its default ({name}='auto')."
+                f"Leave {name} at its default ({name}={defaults[name].default!r})."
             )
 
     def _setting(self, name: str) -> Any:

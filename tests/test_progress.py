@@ -53,8 +53,9 @@ def test_long_scoring_shows_a_bar_by_chunk_and_the_same_values(
     est = LGFDensity(**TINY, n_importance_samples=16).fit(X)
     quiet = getattr(est, method)(rows)
     capsys.readouterr()
-    # Small segments, so that 3000 rows take several updates.
-    monkeypatch.setattr("sklearn_lgf._rows.SCORE_SEGMENT_MODEL_ROWS", 4096)
+    # Segments of one chunk, so that 3000 rows take several updates.
+    chunk = est.model_.scoring_layout(torch.device("cpu"), 16)[0]
+    monkeypatch.setattr("sklearn_lgf._rows.SCORE_SEGMENT_MODEL_ROWS", chunk * 16)
     est.set_params(verbose=1)
     calls = []
     name = "log_prob" if method == "score_samples" else "elbo"
@@ -66,10 +67,8 @@ def test_long_scoring_shows_a_bar_by_chunk_and_the_same_values(
     )
     shown = getattr(est, method)(rows)
     err = capsys.readouterr().err
-    # One chunk a segment (4096 row-draws or fewer): an update per chunk. A
-    # row's value does not depend on the split.
-    chunk = est.model_.scoring_layout(torch.device("cpu"), 16)[0]
-    assert chunk * 16 <= 4096 < 2 * chunk * 16
+    # One chunk a segment: an update per chunk. A row's value does not
+    # depend on the split.
     assert calls == [chunk] * (3000 // chunk) + [3000 % chunk]
     assert len(calls) > 5
     np.testing.assert_array_equal(shown, quiet)
