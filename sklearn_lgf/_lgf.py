@@ -67,14 +67,13 @@ class LGFDensity(BaseFlowDensity):
     {{tail_bound}}
     u_dim : int or "auto", default="auto"
         Dimension of each layer's ``u``; raise it for targets of many
-        parts. ``"auto"``: ``ceil(n_features / 4)`` between 1 and 4. With
-        ``image_shape``, ``u`` is an image of the layer's height and width
-        and ``u_dim`` channels (``"auto"``: 1).
+        parts. ``"auto"``: 4. With ``image_shape``, ``u`` is an image of
+        the layer's height and width and ``u_dim`` channels (``"auto"``: 1).
     pq_hidden_layer_sizes : tuple of int or "auto", default="auto"
         Hidden widths of the prior ``p(u | z)`` and posterior ``q(u | x)``
-        (residual blocks for images). ``"auto"``: two layers of
-        ``2 * n_features`` rounded up to a power of two, between 32 and
-        128, at most a quarter of the training rows (at least 16);
+        (residual blocks for images). ``"auto"``: two layers of the power
+        of two nearest to ``2.5 * n_features``, between 32 and 128, at most
+        a quarter of the training rows (at least 16);
         ``(64, 64)`` for images.
     st_hidden_layer_sizes : tuple of int or "auto", default="auto"
         Hidden widths of the network giving ``s(u)`` and ``t(u)``
@@ -195,7 +194,7 @@ class LGFDensity(BaseFlowDensity):
         "hidden_layer_sizes": (32, 32),
         "conditioner": "autoregressive",
         "univariate": "spline",
-        "u_dim": _size_rule.u_dim,
+        "u_dim": 4,
         "pq_hidden_layer_sizes": _size_rule.index_layers,
         "st_hidden_layer_sizes": _size_rule.index_layers,
         "n_elbo_samples": 4,
@@ -334,7 +333,7 @@ class LGFDensity(BaseFlowDensity):
             univariate=univariate,
             n_bins=self.n_bins,
             tail_bound=self.tail_bound,
-            u_dim=self._size("u_dim", n_features),
+            u_dim=self._setting("u_dim"),
             pq_hidden_layer_sizes=pq_hidden,
             st_hidden_layer_sizes=st_hidden,
             indexing=self.indexing,
