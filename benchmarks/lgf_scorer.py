@@ -120,9 +120,10 @@ def main() -> None:
             check = fitted.score_samples(pipe[0].transform(X_test))
             offset = fitted._standardisation().log_det_correction
             scores = combinations(log_w)
-            # The K=100 combination is score_samples itself (float32 model).
-            gap = np.max(np.abs(scores["IS K=100 (score_samples)"] + offset - check))
-            assert gap < 1e-3, gap
+            # score_samples is the K=100 combination, in float32: equal to
+            # float32's precision of the value (rows far out reach -1e5).
+            mine = scores["IS K=100 (score_samples)"] + offset
+            assert np.all(np.abs(mine - check) <= 1e-3 + 1e-6 * np.abs(check))
             names = list(scores)
             aucs = [roc_auc_score(y_test, -s) for s in scores.values()]
             anomalies = y_test == 1

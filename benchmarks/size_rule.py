@@ -45,6 +45,8 @@ VARIANTS = {
     "pq/st 64, u 4": _networks(64, 4),
     "pq/st 32, u 4": _networks(32, 4),
     "pq/st 64, u 2": _networks(64, 2),
+    "defaults": {},
+    "defaults, affine steps": {"univariate": "affine"},
 }
 
 

@@ -18,7 +18,7 @@ from sklearn.base import (
     clone,
 )
 from sklearn.utils import Tags, check_random_state, get_tags
-from sklearn.utils._param_validation import HasMethods, Interval
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 __all__ = ["DensityOutlierDetector"]
@@ -81,7 +81,8 @@ class DensityOutlierDetector(OutlierMixin, MetaEstimatorMixin, BaseEstimator):
 
     The wrapped density estimator is fitted on training rows, and the
     log-density it assigns to a row, ``estimator_.score_samples(X)``, is the
-    row's score: the higher, the more normal. A row is flagged as an
+    row's score: the higher, the more normal (for an ``LGFDensity``, its
+    evidence lower bound by default, see ``score_method``). A row is flagged as an
     outlier when its score falls below the threshold ``offset_``.
 
     **How the threshold is set.** By default a random fraction
@@ -148,6 +149,18 @@ class DensityOutlierDetector(OutlierMixin, MetaEstimatorMixin, BaseEstimator):
         set); an int makes it reproducible. The wrapped estimator's own
         randomness is set by its own parameters.
 
+    score_method : {"auto", "score_samples", "elbo"}, default="auto"
+        The wrapped estimator's method that scores a row. ``"elbo"`` suits
+        models whose log-density is estimated (``LGFDensity``): an
+        importance-sampling estimate is pulled up by a rare large weight,
+        and such weights occur most on the rows the model fits worst, the
+        anomalies, which then rank as more normal than they are; the
+        evidence lower bound has no such upward errors, and its gap below
+        the log-density is widest on those same rows, which ranks them
+        lower still. ``"auto"``: ``"elbo"`` when the estimator has an
+        ``elbo`` method, else ``"score_samples"`` (the exact log-density of
+        ``MAFDensity``, ``KernelDensity``, ``GaussianMixture``).
+
     Attributes
     ----------
     estimator_ : estimator object
@@ -189,13 +202,11 @@ class DensityOutlierDetector(OutlierMixin, MetaEstimatorMixin, BaseEstimator):
     (with array API dispatch disabled), so feature names are checked by this
     detector (``feature_names_in_``) rather than by the inner estimator.
 
-    The scores are log-densities, so they are only as good as the density
-    model. In particular, integer-valued (or otherwise discretised) data is
-    degenerate for a continuous density model: its likelihood can grow
-    without bound on the repeated values and many scores tie, which makes
-    the threshold and the number of flagged samples unreliable. Dequantise
-    such data first, e.g. add independent uniform noise on ``[0, 1)`` to each
-    integer feature before fitting and scoring.
+    The scores are log-densities (or their lower bounds), so they are only
+    as good as the density model. Integer-valued or few-valued columns are
+    degenerate for a continuous density: ``MAFDensity`` and ``LGFDensity``
+    dequantise them themselves (their ``dequantise="auto"``); with another
+    estimator, add uniform noise over each value's grid cell first.
 
     Examples
     --------
@@ -232,6 +243,7 @@ class DensityOutlierDetector(OutlierMixin, MetaEstimatorMixin, BaseEstimator):
         "contamination": [Interval(Real, 0, 0.5, closed="right")],
         "calibration_fraction": [Interval(Real, 0, 1, closed="neither"), None],
         "random_state": ["random_state"],
+        "score_method": [StrOptions({"auto", "score_samples", "elbo"})],
     }
 
     def __init__(
@@ -241,11 +253,13 @@ class DensityOutlierDetector(OutlierMixin, MetaEstimatorMixin, BaseEstimator):
         contamination: float = 0.1,
         calibration_fraction: float | None = 0.2,
         random_state: Any = None,
+        score_method: str = "auto",
     ) -> None:
         self.estimator = estimator
         self.contamination = contamination
         self.calibration_fraction = calibration_fraction
         self.random_state = random_state
+        self.score_method = score_method
 
     def __sklearn_tags__(self) -> Tags:
         tags = super().__sklearn_tags__()
@@ -385,8 +399,17 @@ class DensityOutlierDetector(OutlierMixin, MetaEstimatorMixin, BaseEstimator):
         return self
 
     def _score(self, X: NDArray[Any]) -> NDArray[np.float64]:
-        """Log-density of the already validated ``X`` as a float64 vector."""
-        scores = np.asarray(self.estimator_.score_samples(X), dtype=np.float64)
+        """The scores of the already validated ``X`` as a float64 vector."""
+        method = self.score_method
+        if method == "auto":
+            method = "elbo" if hasattr(self.estimator_, "elbo") else "score_samples"
+        if not hasattr(self.estimator_, method):
+            raise ValueError(
+                f"score_method={self.score_method!r}: "
+                f"{type(self.estimator_).__name__} has no {method} method; use "
+                "score_method='score_samples'"
+            )
+        scores = np.asarray(getattr(self.estimator_, method)(X), dtype=np.float64)
         return scores.reshape(X.shape[0])
 
     def score_samples(self, X: ArrayLike) -> NDArray[np.float64]:
@@ -400,7 +423,8 @@ class DensityOutlierDetector(OutlierMixin, MetaEstimatorMixin, BaseEstimator):
         Returns
         -------
         scores : ndarray of shape (n_samples,)
-            ``estimator_.score_samples(X)``. The higher, the more normal.
+            ``estimator_.score_samples(X)``, or ``estimator_.elbo(X)`` (see
+            ``score_method``). The higher, the more normal.
         """
         check_is_fitted(self)
         with config_context(array_api_dispatch=False):

@@ -24,6 +24,7 @@ from sklearn.utils.estimator_checks import (
 )
 from sklearn.utils.validation import check_is_fitted
 
+from sklearn_lgf import LGFDensity
 from sklearn_lgf._outlier import DensityOutlierDetector, conformal_threshold
 
 # The default threshold (on held-out rows) and the training-row one.
@@ -416,3 +417,34 @@ def test_get_params_and_clone():
     assert detector.calibration_fraction == 0.3
     assert detector.estimator.bandwidth == 0.5
     assert DensityOutlierDetector().get_params()["calibration_fraction"] == 0.2
+
+
+# ---------------------------------------------------------- score_method
+def _tiny_lgf() -> LGFDensity:
+    return LGFDensity(
+        n_layers=1,
+        hidden_layer_sizes=(8,),
+        univariate="affine",
+        pq_hidden_layer_sizes=(8,),
+        st_hidden_layer_sizes=(8,),
+        n_importance_samples=8,
+        max_iter=3,
+        random_state=0,
+    )
+
+
+def test_an_lgf_ranks_by_its_elbo_by_default(blobs, tiny_budget):
+    detector = DensityOutlierDetector(_tiny_lgf(), random_state=0).fit(blobs)
+    lgf = detector.estimator_
+    np.testing.assert_array_equal(detector.score_samples(blobs), lgf.elbo(blobs))
+    exact = detector.set_params(score_method="score_samples")
+    np.testing.assert_array_equal(exact.score_samples(blobs), lgf.score_samples(blobs))
+
+
+def test_an_exact_density_ranks_by_its_log_density(blobs):
+    detector = DensityOutlierDetector(GaussianMixture(2, random_state=0)).fit(blobs)
+    np.testing.assert_array_equal(
+        detector.score_samples(blobs), detector.estimator_.score_samples(blobs)
+    )
+    with pytest.raises(ValueError, match="GaussianMixture has no elbo method"):
+        detector.set_params(score_method="elbo").score_samples(blobs)
