@@ -27,7 +27,7 @@ machine, so the three models are scaled down together:
   report gives the counts at both widths);
 * ``--n-train`` (10,000) training images drawn at random (seed 0) from the
   60,000; each estimator holds out its own 10 % for validation;
-* the same ``--epochs`` (3) for every model: ``max_iter=E`` and
+* the same ``--max-iter`` (3) epochs for every model: ``max_iter=E`` and
   ``n_iter_no_change=E``, so early stopping only restores the best epoch on
   the validation split; Adam, batch 100 (the paper's), the learning rate of
   the pilot below;
@@ -1180,7 +1180,14 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--width", type=int, default=16, help="channels (16)")
     parser.add_argument("--n-train", type=int, default=None, help="training images")
     parser.add_argument("--n-test", type=int, default=None, help="test images (1000)")
-    parser.add_argument("--epochs", type=int, default=None, help="epochs per model")
+    parser.add_argument(
+        "--max-iter",
+        "--epochs",
+        dest="epochs",
+        type=int,
+        default=None,
+        help="epochs of every model (3; 1 quick)",
+    )
     parser.add_argument("--k", type=int, default=None, help="LGF test K (100)")
     parser.add_argument(
         "--ood-k", type=int, default=10, help="LGF K of the detector's scores (10)"
