@@ -90,12 +90,11 @@ def set_fitted_state(
         validation_scores_=_expect_floats(fitted, "validation_scores_"),
         _noise_seed=_expect_int(fitted, "noise_seed"),
     )
-    if "n_samples_fit_" in fitted:  # files before the size rule lack it
-        attributes["n_samples_fit_"] = _expect_int(fitted, "n_samples_fit_")
-    # The size rule of "auto" networks reads the rows fitted on.
+    # The size rule of "auto" networks reads the rows fitted on, before the
+    # model is built; files written before the rule lack them.
     estimator.__dict__.pop("n_samples_fit_", None)
-    if "n_samples_fit_" in attributes:
-        estimator.n_samples_fit_ = attributes["n_samples_fit_"]
+    if "n_samples_fit_" in fitted:
+        estimator.n_samples_fit_ = _expect_int(fitted, "n_samples_fit_")
     with torch.random.fork_rng(devices=[]):
         model = estimator._build_model(n_features)
     model.load_state_dict(weights, strict=True)
