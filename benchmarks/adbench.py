@@ -37,6 +37,7 @@ exception, and left out of that method's means (which say so).
 from __future__ import annotations
 
 import argparse
+import ast
 import platform
 import warnings
 from dataclasses import dataclass, field
@@ -101,15 +102,22 @@ README_TABLE = {
 
 
 # ------------------------------------------------------------------ methods
-def make_models(seed: int, methods: list[str], max_iter: int | None) -> dict[str, Any]:
+def make_models(
+    seed: int,
+    methods: list[str],
+    max_iter: int | None,
+    overrides: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     """One unfitted pipeline per method, each ``StandardScaler`` then a detector.
 
     The baselines are ``anomaly_baselines.models`` unchanged; the flows are
-    the estimators' defaults, except ``max_iter`` when a smoke run cuts it.
+    the estimators' defaults, except ``max_iter`` when a smoke run cuts it
+    and the ``overrides`` of a design run (``--flow-param``).
     """
     flow_params: dict[str, Any] = {"random_state": seed, "n_threads": 1}
     if max_iter is not None:
         flow_params["max_iter"] = max_iter
+    flow_params.update(overrides or {})
     builders = {
         "iforest": lambda: IsolationForest(random_state=seed),
         "lof": lambda: LocalOutlierFactor(novelty=True),
@@ -315,9 +323,12 @@ def render(
             if o.device is not None
         }
     )
+    changed = [f"max_iter={args.max_iter}"] if args.max_iter is not None else []
+    changed += [f"{k}={v!r}" for k, v in args.flow_param.items()]
     budget = (
-        f"`max_iter={args.max_iter}` (cut for a smoke run: NOT the defaults)"
-        if args.max_iter is not None
+        f"`{', '.join(changed)}` (a design or smoke run: NOT the defaults), "
+        "every other parameter at its default"
+        if changed
         else "every other parameter at its default"
     )
     lines = [
@@ -509,6 +520,17 @@ def readme_reference(
 
 
 # --------------------------------------------------------------------- main
+def flow_param(text: str) -> tuple[str, Any]:
+    """``NAME=VALUE`` from the command line, VALUE as a Python literal if it is one."""
+    name, sep, value = text.partition("=")
+    if not sep or not name.isidentifier():
+        raise argparse.ArgumentTypeError(f"expected NAME=VALUE, got {text!r}")
+    try:
+        return name, ast.literal_eval(value)
+    except (ValueError, SyntaxError):
+        return name, value
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = make_parser(__doc__, RESULTS / "adbench.md")
     add_quick(parser)
@@ -533,7 +555,17 @@ def main(argv: list[str] | None = None) -> None:
         None,
         "the flows' epoch budget, for smoke runs only (default: the estimators' own)",
     )
+    parser.add_argument(
+        "--flow-param",
+        action="append",
+        type=flow_param,
+        default=[],
+        metavar="NAME=VALUE",
+        help="a parameter of both flows for a design run, e.g. univariate=affine "
+        "(VALUE read as a Python literal, else as a string; repeatable)",
+    )
     args = parser.parse_args(argv)
+    args.flow_param = dict(args.flow_param)
     # One thread for the process too: the baselines' BLAS and torch must not
     # spin against the other jobs on a small shared machine.
     set_threads(1)
@@ -549,7 +581,7 @@ def main(argv: list[str] | None = None) -> None:
         results[name] = {m: [] for m in args.methods}
         for seed in seeds:
             X_train, X_test, y_test = adbench_split(X, y, seed)
-            models = make_models(seed, args.methods, args.max_iter)
+            models = make_models(seed, args.methods, args.max_iter, args.flow_param)
             for method, model in models.items():
                 outcome = run_one(model, seed, X_train, X_test, y_test)
                 results[name][method].append(outcome)
