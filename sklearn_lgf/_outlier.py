@@ -19,7 +19,7 @@ from sklearn.base import (
 )
 from sklearn.utils import Tags, check_random_state, get_tags
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted, has_fit_parameter, validate_data
 
 __all__ = ["DensityOutlierDetector"]
 
@@ -118,7 +118,12 @@ class DensityOutlierDetector(OutlierMixin, MetaEstimatorMixin, BaseEstimator):
         :class:`~sklearn.mixture.GaussianMixture`,
         :class:`~sklearn.neighbors.KernelDensity`, ``MAFDensity`` or
         ``LGFDensity``. It is cloned before fitting and never modified.
-        ``None`` means ``LGFDensity()`` with default parameters.
+        ``None`` means ``LGFDensity()`` with default parameters. To keep a
+        density you have already fitted, wrap it in
+        ``sklearn.frozen.FrozenEstimator``: its ``fit`` does nothing, so the
+        detector's ``fit`` only sets the threshold (on the held-out share of
+        the rows, or on all of them with ``calibration_fraction=None``);
+        pass it rows the density was not fitted on.
 
     contamination : float, default=0.1
         The share of rows drawn like the training data to flag as outliers
@@ -315,16 +320,26 @@ class DensityOutlierDetector(OutlierMixin, MetaEstimatorMixin, BaseEstimator):
             X = validate_data(self, X, dtype=[np.float64, np.float32])
             self.estimator_ = self._make_estimator()
             if self.calibration_fraction is None:
-                self.estimator_.fit(X)
+                self._fit_estimator(X)
                 scores = self._score(X)
                 self.offset_ = float(np.percentile(scores, 100.0 * self.contamination))
                 self.n_samples_threshold_ = scores.shape[0]
                 return self
             fit_rows, held_out = self._split_rows(X.shape[0])
-            self.estimator_.fit(X[fit_rows])
+            self._fit_estimator(X[fit_rows])
             # The user's call, then fit_context's wrapper, fit and this call.
             self._set_held_out_threshold(self._score(X[held_out]), stacklevel=4)
         return self
+
+    def _fit_estimator(self, X: NDArray[Any]) -> None:
+        """Fit ``estimator_`` on ``X``, passing ``y=None`` where its ``fit``
+        takes a ``y``: scikit-learn's ``FrozenEstimator`` requires one (its
+        ``fit`` does nothing, so a frozen density only gets its threshold
+        set), and a duck-typed ``fit(X)`` must not receive one."""
+        if has_fit_parameter(self.estimator_, "y"):
+            self.estimator_.fit(X, None)
+        else:
+            self.estimator_.fit(X)
 
     def _split_rows(self, n_samples: int) -> tuple[NDArray[np.intp], NDArray[np.intp]]:
         """Indices of the rows to fit the density on and of those held out."""

@@ -15,7 +15,7 @@ from sklearn.model_selection import GridSearchCV, StratifiedKFold
 from sklearn.neighbors import KernelDensity
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
-from sklearn.utils import get_tags
+from sklearn.utils import check_random_state, get_tags
 from sklearn.utils._param_validation import InvalidParameterError
 from sklearn.utils.estimator_checks import (
     check_dataframe_column_names_consistency,
@@ -184,6 +184,39 @@ def test_duck_typed_estimator(blobs):
     assert get_tags(detector).estimator_type == "outlier_detector"
     detector.fit(blobs)
     np.testing.assert_array_equal(detector.predict([[0.0, 0.0], [9.0, 9.0]]), [1, -1])
+
+
+class _FitXOnly(_DuckGaussian):
+    """A duck-typed model whose ``fit`` takes no ``y`` at all."""
+
+    def fit(self, X):
+        return super().fit(X)
+
+
+def test_fit_without_y_parameter(blobs):
+    detector = DensityOutlierDetector(_FitXOnly(), random_state=0).fit(blobs)
+    np.testing.assert_array_equal(detector.predict([[0.0, 0.0], [9.0, 9.0]]), [1, -1])
+
+
+def test_frozen_estimator_keeps_its_fit_and_gets_a_threshold(blobs):
+    frozen_module = pytest.importorskip("sklearn.frozen")
+    seen, new = blobs[::2], blobs[1::2]
+    density = GaussianMixture(2, random_state=0).fit(seen)
+    means = density.means_.copy()
+    detector = DensityOutlierDetector(
+        frozen_module.FrozenEstimator(density),
+        calibration_fraction=0.5,
+        random_state=0,
+    ).fit(new)
+    np.testing.assert_array_equal(density.means_, means)
+    held_out = np.sort(check_random_state(0).permutation(len(new))[: len(new) // 2])
+    expected = conformal_threshold(
+        density.score_samples(new[held_out]), detector.contamination
+    )[0]
+    assert detector.offset_ == expected
+    np.testing.assert_array_equal(
+        detector.score_samples(blobs), density.score_samples(blobs)
+    )
 
 
 def test_not_fitted():
