@@ -151,8 +151,9 @@ class DensityOutlierDetector(OutlierMixin, MetaEstimatorMixin, BaseEstimator):
 
     random_state : int, RandomState instance or None, default=None
         Seeds the choice of the held-out rows (with ``calibration_fraction``
-        set); an int makes it reproducible. The wrapped estimator's own
-        randomness is set by its own parameters.
+        set) and, with ``estimator=None``, the default ``LGFDensity``; an int
+        makes the detector reproducible. A given estimator's own randomness
+        is set by its own parameters.
 
     score_method : {"auto", "score_samples", "elbo"}, default="auto"
         The wrapped estimator's method that scores a row. ``"elbo"`` suits
@@ -279,12 +280,18 @@ class DensityOutlierDetector(OutlierMixin, MetaEstimatorMixin, BaseEstimator):
         return tags
 
     def _make_estimator(self) -> Any:
-        """Return an unfitted clone of ``estimator`` or the default model."""
+        """Return an unfitted clone of ``estimator`` or the default model,
+        seeded from ``random_state`` (so that one seed fixes the detector)."""
         if self.estimator is None:
             # Imported lazily: the flow module pulls in torch.
             from ._lgf import LGFDensity
 
-            return LGFDensity()
+            seed = None
+            if self.random_state is not None:
+                # From a generator of its own for an int seed, so that the
+                # held-out rows are the same with and without an estimator.
+                seed = int(check_random_state(self.random_state).randint(2**31 - 1))
+            return LGFDensity(random_state=seed)
         return clone(self.estimator)
 
     @_fit_context(

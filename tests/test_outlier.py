@@ -219,6 +219,19 @@ def test_frozen_estimator_keeps_its_fit_and_gets_a_threshold(blobs):
     )
 
 
+def test_random_state_seeds_the_default_estimator():
+    first = DensityOutlierDetector(random_state=0)._make_estimator()
+    assert isinstance(first, LGFDensity)
+    assert isinstance(first.random_state, int)
+    again = DensityOutlierDetector(random_state=0)._make_estimator()
+    assert again.random_state == first.random_state
+    other = DensityOutlierDetector(random_state=1)._make_estimator()
+    assert other.random_state != first.random_state
+    assert DensityOutlierDetector()._make_estimator().random_state is None
+    given = DensityOutlierDetector(LGFDensity(random_state=5), random_state=0)
+    assert given._make_estimator().random_state == 5
+
+
 def test_not_fitted():
     with pytest.raises(NotFittedError):
         DensityOutlierDetector(KernelDensity()).predict([[0.0, 0.0]])
