@@ -52,11 +52,13 @@ from harness import (
     ResultFile,
     Timer,
     add_max_iter,
+    add_n_jobs,
     add_quick,
     add_seeds,
     command_line,
     count_parameters,
     cpu_name,
+    in_workers,
     make_parser,
     markdown_table,
     set_threads,
@@ -337,7 +339,8 @@ def render(
         f"- command: `{command.strip()}`{quick_note}",
         f"- date: {timestamp()}; torch {torch.__version__}, scikit-learn "
         f"{sklearn.__version__}, Python {platform.python_version()}; CPU "
-        f"({cpu_name()}), one torch thread, flows on {', '.join(devices) or '-'}; "
+        f"({cpu_name()}), {args.n_jobs} process(es) of one torch thread, "
+        f"flows on {', '.join(devices) or '-'}; "
         "the cores may be shared with other jobs: times are indicative",
         f"- protocol: the data README's; seeds {seeds}; train on 60% of the "
         "inliers, test on the other 40% plus every anomaly; shuttle subsampled "
@@ -520,6 +523,21 @@ def readme_reference(
 
 
 # --------------------------------------------------------------------- main
+def run_job(
+    name: str,
+    seed: int,
+    method: str,
+    data_dir: Path,
+    max_iter: int | None,
+    overrides: dict[str, Any],
+) -> tuple[str, int, str, tuple[int, int], Outcome]:
+    """One method on one set and seed (in a worker process, one thread)."""
+    X, y = load_adbench(name, data_dir)
+    X_train, X_test, y_test = adbench_split(X, y, seed)
+    model = make_models(seed, [method], max_iter, overrides)[method]
+    return name, seed, method, X.shape, run_one(model, seed, X_train, X_test, y_test)
+
+
 def flow_param(text: str) -> tuple[str, Any]:
     """``NAME=VALUE`` from the command line, VALUE as a Python literal if it is one."""
     name, sep, value = text.partition("=")
@@ -564,6 +582,7 @@ def main(argv: list[str] | None = None) -> None:
         help="a parameter of both flows for a design run, e.g. univariate=affine "
         "(VALUE read as a Python literal, else as a string; repeatable)",
     )
+    add_n_jobs(parser, 1)
     args = parser.parse_args(argv)
     args.flow_param = dict(args.flow_param)
     # One thread for the process too: the baselines' BLAS and torch must not
@@ -575,28 +594,26 @@ def main(argv: list[str] | None = None) -> None:
 
     results: Results = {}
     shapes: dict[str, tuple[int, int]] = {}
-    for name in sets:
-        X, y = load_adbench(name, args.data_dir)
-        shapes[name] = X.shape
-        results[name] = {m: [] for m in args.methods}
-        for seed in seeds:
-            X_train, X_test, y_test = adbench_split(X, y, seed)
-            models = make_models(seed, args.methods, args.max_iter, args.flow_param)
-            for method, model in models.items():
-                outcome = run_one(model, seed, X_train, X_test, y_test)
-                results[name][method].append(outcome)
-                status = (
-                    f"{outcome.auc:.3f}" if outcome.auc is not None else outcome.error
-                )
-                report.clock.log(
-                    f"{name} seed {seed} {method}: {status} ({outcome.seconds:.1f} s)"
-                )
+    jobs = [
+        (name, seed, method, args.data_dir, args.max_iter, args.flow_param)
+        for name in sets
+        for seed in seeds
+        for method in args.methods
+    ]
+    for name, seed, method, shape, outcome in in_workers(run_job, jobs, args.n_jobs):
+        shapes[name] = shape
+        results.setdefault(name, {m: [] for m in args.methods})[method].append(outcome)
+        status = f"{outcome.auc:.3f}" if outcome.auc is not None else outcome.error
+        seconds = outcome.seconds
+        report.clock.log(f"{name} seed {seed} {method}: {status} ({seconds:.1f} s)")
+        if method == args.methods[-1]:
             report.update(render(args, report.command, seeds, results, shapes))
-        line = " ".join(
-            f"{m}={v:.3f}" if (v := set_mean(o)) is not None else f"{m}=failed"
-            for m, o in results[name].items()
-        )
-        report.clock.log(f"{name}: {line}")
+            if seed == seeds[-1]:
+                line = " ".join(
+                    f"{m}={v:.3f}" if (v := set_mean(o)) is not None else f"{m}=failed"
+                    for m, o in results[name].items()
+                )
+                report.clock.log(f"{name}: {line}")
 
     text = render(args, report.command, seeds, results, shapes)
     text += f"\nTotal wall time: {report.clock.seconds / 60:.1f} min.\n"
