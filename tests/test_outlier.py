@@ -223,6 +223,7 @@ def test_random_state_seeds_the_default_estimator():
     first = DensityOutlierDetector(random_state=0)._make_estimator()
     assert isinstance(first, LGFDensity)
     assert isinstance(first.random_state, int)
+    assert first.univariate == "affine"
     again = DensityOutlierDetector(random_state=0)._make_estimator()
     assert again.random_state == first.random_state
     other = DensityOutlierDetector(random_state=1)._make_estimator()
