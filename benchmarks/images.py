@@ -242,14 +242,6 @@ def mean_se(values: np.ndarray) -> tuple[float, float]:
 
 
 # ------------------------------------------------------------------- runs
-class Frozen(FrozenEstimator):
-    """:class:`sklearn.frozen.FrozenEstimator` whose ``fit`` takes ``y`` as
-    optional: ``DensityOutlierDetector.fit`` calls ``estimator.fit(X)``."""
-
-    def fit(self, X: Any, y: Any = None, *args: Any, **kwargs: Any) -> Frozen:
-        return super().fit(X, y, *args, **kwargs)
-
-
 @dataclass
 class RunSpec:
     """One fit of the CPU comparison (or of the pilot)."""
@@ -352,7 +344,7 @@ def out_of_distribution(
     # The fitted model, frozen, so that the detector does not refit it; its
     # threshold comes from training images the model never saw.
     detector = DensityOutlierDetector(
-        Frozen(estimator),
+        FrozenEstimator(estimator),
         contamination=CONTAMINATION,
         calibration_fraction=0.5,
         random_state=0,
