@@ -7,7 +7,6 @@ from typing import Any
 import torch
 from numpy.typing import ArrayLike
 
-from . import _size_rule
 from ._base import BaseFlowDensity, layer_sizes
 from ._docs import fill_doc
 from ._images import check_image_shape
@@ -31,11 +30,9 @@ class MAFDensity(BaseFlowDensity):
         5. With ``image_shape``: the number of scales (see Notes).
     hidden_layer_sizes : tuple of int or "auto", default="auto"
         Hidden widths of each step's network; narrow them if it overfits.
-        ``"auto"``: two layers as wide as the largest power of two up to
-        half the rows fitted on, between 64 and 256 (``(256, 256)`` from 512
-        rows on; version 0.1.0 had ``(100, 100)``). With ``image_shape``:
-        one width per residual block of each coupling's conv net, all equal;
-        ``"auto"``: ``(64,) * 8``, the paper's RealNVP (8).
+        ``"auto"``: ``(100, 100)``. With ``image_shape``: one width per
+        residual block of each coupling's conv net, all equal; ``"auto"``:
+        ``(64,) * 8``, the paper's RealNVP (8).
     {{conditioner}}
     univariate : {"affine", "spline"}, default="affine"
         What each step does to a feature: an affine map or monotone
@@ -100,7 +97,7 @@ class MAFDensity(BaseFlowDensity):
 
     _tabular_defaults = {
         "n_layers": 5,
-        "hidden_layer_sizes": _size_rule.made_layers,
+        "hidden_layer_sizes": (100, 100),
         "conditioner": "autoregressive",
         "univariate": "affine",
         "batch_norm": False,
@@ -180,7 +177,7 @@ class MAFDensity(BaseFlowDensity):
 
     def _build_model(self, n_features: int) -> DensityModel:
         conditioner, univariate = self._step(warn=False)
-        hidden = layer_sizes(self._size("hidden_layer_sizes", n_features))
+        hidden = layer_sizes(self._setting("hidden_layer_sizes"))
         batch_norm = self._setting("batch_norm")
         if self.image_shape is not None:
             return build_image_flow(

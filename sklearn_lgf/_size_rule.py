@@ -14,13 +14,11 @@ held-out likelihood of 32, 64 and 128 on each set tried, in less time than
 128 (``benchmarks/results/size_rule.md``); a smaller ``u_dim`` lowered it,
 so ``u_dim`` stays 4.
 
-:class:`~sklearn_lgf.MAFDensity`'s MADE networks (two hidden layers per
-step) are as wide as the largest power of two up to half the rows fitted
-on, between 64 and 256. On the same design splits and on digits the
-held-out likelihood rose with the width wherever there were a thousand rows
-or more (pendigits by 1.3 nats from 100 to 256 units, digits by 1.7), and
-the width mattered little on the sets of about 200 rows
-(``benchmarks/results/size_rule_maf.md``).
+:class:`~sklearn_lgf.MAFDensity`'s MADE networks keep their fixed width
+of 100: wider ones reached a higher held-out likelihood wherever there were
+a thousand rows or more (``benchmarks/results/size_rule_maf.md``), but at
+256 units the default diverged in its first epoch on one ADBench split,
+whose validation mean a few rows near the extreme-row fence dominate.
 """
 
 from __future__ import annotations
@@ -50,21 +48,3 @@ def index_layers(n_features: int, n_rows: int | None) -> tuple[int, int]:
     width = index_width(n_features, n_rows)
     return (width, width)
 
-
-MADE_MIN_WIDTH, MADE_MAX_WIDTH = 64, 256
-ROWS_PER_MADE_UNIT = 2
-
-
-def made_width(n_rows: int | None) -> int:
-    """The hidden width of :class:`~sklearn_lgf.MAFDensity`'s MADE networks
-    for ``n_rows`` training rows (``None``: not known, the widest)."""
-    if n_rows is None:
-        return MADE_MAX_WIDTH
-    width = 1 << max(0, int(math.log2(max(1, n_rows // ROWS_PER_MADE_UNIT))))
-    return min(MADE_MAX_WIDTH, max(MADE_MIN_WIDTH, width))
-
-
-def made_layers(n_features: int, n_rows: int | None) -> tuple[int, int]:
-    """Two hidden layers of :func:`made_width` (the same for any ``n_features``)."""
-    width = made_width(n_rows)
-    return (width, width)

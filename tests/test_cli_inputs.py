@@ -649,9 +649,10 @@ def test_fit_help_shows_the_estimators_defaults():
     defaults = {**LGFDensity().get_params(), **LGFDensity._tabular_defaults}
     assert f"flow layers (default: {defaults['n_layers']})" in text
     sizes = ",".join(str(v) for v in defaults["hidden_layer_sizes"])
-    # MAFDensity's widths are a rule of the rows fitted on, shown as "auto".
-    assert callable(MAFDensity._tabular_defaults["hidden_layer_sizes"])
-    assert f"(default: {sizes} for lgf, auto for maf)" in text
+    maf_sizes = ",".join(
+        str(v) for v in MAFDensity._tabular_defaults["hidden_layer_sizes"]
+    )
+    assert f"(default: {sizes} for lgf, {maf_sizes} for maf)" in text
     assert f"(default: {defaults['n_importance_samples']})" in text
     assert f"(default: {defaults['learning_rate_init']})" in text
 

@@ -1,12 +1,12 @@
-"""The size rules of the estimators' "auto" networks (sklearn_lgf._size_rule)."""
+"""The size rule of LGFDensity's "auto" index networks (sklearn_lgf._size_rule)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from sklearn_lgf import LGFDensity, MAFDensity
-from sklearn_lgf._size_rule import index_width, made_width
+from sklearn_lgf import LGFDensity
+from sklearn_lgf._size_rule import index_width
 from sklearn_lgf.model_io import load_model, save_model
 
 pytestmark = pytest.mark.usefixtures("tiny_budget")
@@ -98,47 +98,3 @@ def test_a_warm_start_keeps_the_networks():
     assert {k: v.shape for k, v in lgf.model_.state_dict().items()} == shapes
     assert lgf.n_samples_fit_ == 80
 
-
-@pytest.mark.parametrize(
-    ("n_rows", "width"),
-    [
-        (None, 256),
-        (10, 64),
-        (255, 64),
-        (256, 128),
-        (511, 128),
-        (512, 256),
-        (100_000, 256),
-    ],
-)
-def test_made_width_is_the_power_of_two_up_to_half_the_rows(n_rows, width):
-    assert made_width(n_rows) == width
-
-
-def test_maf_networks_follow_the_rows_fitted_on(tmp_path):
-    rng = np.random.RandomState(0)
-    X = rng.normal(size=(600, 3))
-    maf = MAFDensity(n_layers=1, max_iter=1, random_state=0).fit(X)
-    assert maf.n_samples_fit_ == 600
-    assert maf._size("hidden_layer_sizes", 3) == (256, 256)
-    small = MAFDensity(n_layers=1, max_iter=1, random_state=0).fit(X[:300])
-    assert small._size("hidden_layer_sizes", 3) == (128, 128)
-    first = next(iter(small.model_.parameters()))
-    assert 128 in first.shape
-    save_model(small, tmp_path / "small.pt")
-    loaded = load_model(tmp_path / "small.pt")
-    np.testing.assert_array_equal(
-        loaded.score_samples(X[:5]), small.score_samples(X[:5])
-    )
-    # A given width is kept whatever the rows.
-    given = MAFDensity(n_layers=1, hidden_layer_sizes=(16,), max_iter=1).fit(X)
-    assert given._size("hidden_layer_sizes", 3) == (16,)
-
-
-def test_a_maf_warm_start_keeps_the_networks():
-    rng = np.random.RandomState(0)
-    X = rng.normal(size=(200, 3))
-    maf = MAFDensity(n_layers=1, max_iter=1, warm_start=True, random_state=0).fit(X)
-    shapes = {k: v.shape for k, v in maf.model_.state_dict().items()}
-    maf.fit(np.vstack([X, rng.normal(size=(800, 3))]))
-    assert {k: v.shape for k, v in maf.model_.state_dict().items()} == shapes
