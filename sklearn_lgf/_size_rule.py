@@ -47,4 +47,3 @@ def index_layers(n_features: int, n_rows: int | None) -> tuple[int, int]:
     """Two hidden layers of :func:`index_width`."""
     width = index_width(n_features, n_rows)
     return (width, width)
-

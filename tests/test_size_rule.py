@@ -97,4 +97,3 @@ def test_a_warm_start_keeps_the_networks():
     lgf.fit(np.vstack([X, rng.normal(size=(400, 3))]))
     assert {k: v.shape for k, v in lgf.model_.state_dict().items()} == shapes
     assert lgf.n_samples_fit_ == 80
-
