@@ -130,7 +130,7 @@ class DensityOutlierDetector(OutlierMixin, MetaEstimatorMixin, BaseEstimator):
         ``random_state``: affine steps, not the splines of
         ``LGFDensity()``, because they rank anomalies better on small
         tables even where the splines reach a higher held-out likelihood
-        (see the user guide's section on outlier detection). To keep a
+        (user guide, Anomaly detection, "Which density ranks best"). To keep a
         density you have already fitted, wrap it in
         ``sklearn.frozen.FrozenEstimator``: its ``fit`` does nothing, so the
         detector's ``fit`` only sets the threshold (on the held-out share of
