@@ -79,7 +79,7 @@ def conformal_threshold(
 # The default density of the detector. Affine steps: on the ADBench design
 # splits the spline LGF fitted the inliers better (held-out likelihood) but
 # ranked the anomalies of Pima, cardio and pendigits 0.03-0.05 worse (ROC-AUC)
-# and gained under 0.011 elsewhere, in three times the fitting time
+# and gained under 0.011 elsewhere, in 2.5-3 times the fitting time
 # (benchmarks/results/adbench_design_*.md).
 DEFAULT_LGF = {"univariate": "affine"}
 
