@@ -26,7 +26,6 @@ thread.
 from __future__ import annotations
 
 import argparse
-import copy
 import math
 import sys
 import warnings
@@ -39,6 +38,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).parent))
 from harness import RESULTS, ResultFile, Timer, command_line, set_threads  # noqa: E402
 from harness.data import load_digits_split  # noqa: E402
+from harness.peers import train_zuko  # noqa: E402
 
 from sklearn_lgf import MAFDensity  # noqa: E402
 
@@ -49,36 +49,19 @@ MAX_EPOCHS = 1000
 
 def fit_zuko(kind: str, X: np.ndarray, seed: int) -> tuple[Any, int]:
     """zuko's flow in the issue's loop; returns the flow and the epochs run."""
-    import zuko
-
-    torch.manual_seed(seed)
     data = torch.as_tensor(X, dtype=torch.float32)
     n_val = math.ceil(0.1 * len(data))
-    train, val = data[:-n_val], data[-n_val:]
-    build = zuko.flows.MAF if kind == "MAF" else zuko.flows.NSF
-    flow = build(X.shape[1], transforms=5, hidden_features=[256, 256])
-    optimiser = torch.optim.Adam(flow.parameters(), lr=1e-3)
-    generator = torch.Generator().manual_seed(seed)
-    best, best_state, stale, epochs = -math.inf, None, 0, 0
-    while stale < PATIENCE and epochs < MAX_EPOCHS:
-        epochs += 1
-        flow.train()
-        order = torch.randperm(len(train), generator=generator)
-        for start in range(0, len(train), BATCH):
-            loss = -flow().log_prob(train[order[start : start + BATCH]]).mean()
-            optimiser.zero_grad()
-            loss.backward()
-            optimiser.step()
-        flow.eval()
-        with torch.no_grad():
-            score = float(flow().log_prob(val).mean())
-        if score > best:
-            best, best_state, stale = score, copy.deepcopy(flow.state_dict()), 0
-        else:
-            stale += 1
-    flow.load_state_dict(best_state)
-    flow.eval()
-    return flow, epochs
+    return train_zuko(
+        kind,
+        data[:-n_val],
+        data[-n_val:],
+        seed=seed,
+        shuffle_seed=seed,
+        batch=BATCH,
+        stop_after=PATIENCE,
+        tol=0.0,
+        max_iter=MAX_EPOCHS,
+    )
 
 
 def zuko_test(flow: Any, X: np.ndarray) -> float:

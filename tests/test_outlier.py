@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
+from sklearn.frozen import FrozenEstimator
 from sklearn.linear_model import LinearRegression
 from sklearn.metrics import roc_auc_score
 from sklearn.mixture import GaussianMixture
@@ -199,12 +200,11 @@ def test_fit_without_y_parameter(blobs):
 
 
 def test_frozen_estimator_keeps_its_fit_and_gets_a_threshold(blobs):
-    frozen_module = pytest.importorskip("sklearn.frozen")
     seen, new = blobs[::2], blobs[1::2]
     density = GaussianMixture(2, random_state=0).fit(seen)
     means = density.means_.copy()
     detector = DensityOutlierDetector(
-        frozen_module.FrozenEstimator(density),
+        FrozenEstimator(density),
         calibration_fraction=0.5,
         random_state=0,
     ).fit(new)

@@ -4,8 +4,9 @@
 (and ``digits.py`` also its NSF) trained by the same rules as ``MAFDensity``,
 so that the comparison is of the models, not of the training loops. zuko is a
 benchmark-only dependency, imported only when a peer is trained.
-``speed.py`` times zuko in its own, simpler loop (no validation split): a
-different protocol.
+``zuko_protocol.py`` trains them in issue 25's loop through the same
+:func:`train_zuko`. ``speed.py`` times zuko in its own, simpler loop (no
+validation split): a different protocol.
 """
 
 from __future__ import annotations
@@ -18,49 +19,84 @@ import numpy as np
 import torch
 
 
-def fit_zuko(
-    kind: str, X: np.ndarray, seed: int, max_iter: int
-) -> tuple[Any, np.ndarray, np.ndarray, int]:
-    """Train zuko's MAF or NSF (5 transforms x [256, 256]) as ``MAFDensity`` trains.
+def train_zuko(
+    kind: str,
+    train: torch.Tensor,
+    val: torch.Tensor,
+    *,
+    seed: int,
+    shuffle_seed: int,
+    batch: int,
+    stop_after: int,
+    tol: float,
+    max_iter: int,
+) -> tuple[Any, int]:
+    """zuko's MAF or NSF (5 transforms x [256, 256]) trained by Adam 1e-3 on
+    ``train``, keeping the weights of its best epoch on ``val``.
 
-    Standardised data, a 10% validation split, batch ``max(32, n_train //
-    10)`` (at most 1000), Adam 1e-3; stop after 10 epochs without a 1e-4 gain
-    and keep the best epoch's weights. Returns the flow, the standardisation's
-    location and scale (for :func:`zuko_score`) and the epochs run.
+    ``seed`` sets the initial weights, ``shuffle_seed`` the batches' order.
+    An epoch gains if its validation mean is at least ``tol`` above the best
+    so far; training ends at the ``stop_after``-th epoch in a row without a
+    gain, or after ``max_iter`` epochs. Returns the flow (in eval mode) and
+    the epochs run.
     """
     import zuko
 
     torch.manual_seed(seed)
-    loc, scale = X.mean(0), X.std(0)
-    Z = torch.as_tensor((X - loc) / scale, dtype=torch.float32)
-    order = torch.randperm(len(Z), generator=torch.Generator().manual_seed(seed))
-    n_val = math.ceil(0.1 * len(Z))
-    val, tr = Z[order[:n_val]], Z[order[n_val:]]
     build = zuko.flows.MAF if kind == "MAF" else zuko.flows.NSF
-    flow = build(X.shape[1], transforms=5, hidden_features=[256, 256])
+    flow = build(train.shape[1], transforms=5, hidden_features=[256, 256])
     optimiser = torch.optim.Adam(flow.parameters(), lr=1e-3)
-    batch = min(1000, max(32, len(tr) // 10))
+    generator = torch.Generator().manual_seed(shuffle_seed)
     best, best_state, stale, epochs = -math.inf, None, 0, 0
-    generator = torch.Generator().manual_seed(seed + 1)
-    for _ in range(max_iter):
+    while stale < stop_after and epochs < max_iter:
         epochs += 1
         flow.train()
-        perm = torch.randperm(len(tr), generator=generator)
-        for start in range(0, len(tr), batch):
-            loss = -flow().log_prob(tr[perm[start : start + batch]]).mean()
+        order = torch.randperm(len(train), generator=generator)
+        for start in range(0, len(train), batch):
+            loss = -flow().log_prob(train[order[start : start + batch]]).mean()
             optimiser.zero_grad()
             loss.backward()
             optimiser.step()
         flow.eval()
         with torch.no_grad():
             score = float(flow().log_prob(val).mean())
-        stale = stale + 1 if score < best + 1e-4 else 0
+        stale = stale + 1 if score < best + tol else 0
         if score > best:
             best, best_state = score, copy.deepcopy(flow.state_dict())
-        if stale > 10:
-            break
     flow.load_state_dict(best_state)
     flow.eval()
+    return flow, epochs
+
+
+def fit_zuko(
+    kind: str, X: np.ndarray, seed: int, max_iter: int
+) -> tuple[Any, np.ndarray, np.ndarray, int]:
+    """Train zuko's MAF or NSF (5 transforms x [256, 256]) as ``MAFDensity`` trains.
+
+    Standardised data, a random 10% validation split, batch ``max(32,
+    n_train // 10)`` (at most 1000), Adam 1e-3; stop at the 11th epoch in a
+    row without a 1e-4 gain (``MAFDensity``'s rule for
+    ``n_iter_no_change=10``) and keep the best epoch's weights. Returns the
+    flow, the standardisation's location and scale (for :func:`zuko_score`)
+    and the epochs run.
+    """
+    torch.manual_seed(seed)
+    loc, scale = X.mean(0), X.std(0)
+    Z = torch.as_tensor((X - loc) / scale, dtype=torch.float32)
+    order = torch.randperm(len(Z), generator=torch.Generator().manual_seed(seed))
+    n_val = math.ceil(0.1 * len(Z))
+    val, tr = Z[order[:n_val]], Z[order[n_val:]]
+    flow, epochs = train_zuko(
+        kind,
+        tr,
+        val,
+        seed=seed,
+        shuffle_seed=seed + 1,
+        batch=min(1000, max(32, len(tr) // 10)),
+        stop_after=11,
+        tol=1e-4,
+        max_iter=max_iter,
+    )
     return flow, loc, scale, epochs
 
 
