@@ -31,7 +31,7 @@ from . import _rows
 from ._dequantise import check_spacing
 from ._images import check_image_shape, check_n_pixels, check_scales, largest_scales
 from ._progress import FitProgress, rows_bar
-from ._standardise import Statistics
+from ._standardise import SCALINGS, Statistics
 from ._steps import BASE_STEPS, CONDITIONERS, UNIVARIATES, resolve_step
 from ._threads import resolve_threads, torch_threads
 from .nn import DensityModel, MonteCarlo, evaluation
@@ -142,6 +142,7 @@ class BaseFlowDensity(DensityMixin, BaseEstimator, metaclass=ABCMeta):
         "image_shape": [None, tuple, list],
         "n_levels": [Interval(Integral, 2, None, closed="left")],
         "dequantise": [StrOptions({AUTO}), None, "array-like"],
+        "scaling": [StrOptions({*SCALINGS, AUTO})],
         "max_iter": [Interval(Integral, 1, None, closed="left"), StrOptions({AUTO})],
         "batch_size": [
             Interval(Integral, 1, None, closed="left"),
@@ -313,7 +314,12 @@ class BaseFlowDensity(DensityMixin, BaseEstimator, metaclass=ABCMeta):
         )
         detect = spacing is None and not warm
         found = _rows.scan(
-            X, split_seed, grids=detect, levels=self._levels, owner=type(self).__name__
+            X,
+            split_seed,
+            grids=detect,
+            levels=self._levels,
+            owner=type(self).__name__,
+            scaling=self.scaling,
         )
         if not warm:
             if detect:
@@ -634,6 +640,8 @@ class BaseFlowDensity(DensityMixin, BaseEstimator, metaclass=ABCMeta):
         # It did not dequantise: no grid, and None for a refit (not the
         # default "auto").
         state.setdefault("dequantise", None)
+        # It scaled every feature by its own standard deviation.
+        state.setdefault("scaling", "feature")
         if "model_" in state and "grid_spacing_" not in state:
             state["grid_spacing_"] = np.zeros(len(state["location_"]))
         for name, parameter in inspect.signature(

@@ -92,6 +92,17 @@ SHARED: dict[str, str] = _paragraphs(
         feature's spacing in the units of ``X`` (``0``: continuous), when
         you know the resolutions. A warm start keeps the first fit's.
     """,
+    scaling="""
+    How the features are put on a common scale before the flow sees them.
+    ``"feature"``: each by its own mean and standard deviation, for
+    features in different units. ``"shared"``: all by one location and one
+    scale (those of all their values pooled), for features in one unit,
+    such as pixels or scores on one scale, where a feature that is nearly
+    constant must stay narrow rather than be blown up to unit variance.
+    ``"auto"``: shared when the typical feature spans at least half the
+    range all of them span together, else per feature (see Notes). A warm
+    start keeps the first fit's.
+    """,
     max_iter="""
     max_iter : int or "auto", default="auto"
         Maximum epochs; raise it after a ``ConvergenceWarning``.
@@ -179,8 +190,13 @@ SHARED: dict[str, str] = _paragraphs(
         Whether the last fit met its stopping criterion.
     """,
     notes="""
-    Features are standardised; rows over 30 robust standard deviations
-    from a median are left out of training, with a warning. A diverging
+    Features are standardised (``(X - location_) / scale_``, see
+    ``scaling``); rows over 30 robust standard deviations from a median
+    are left out of training, with a warning. ``scaling="auto"`` compares
+    ranges over all training rows (the fence is per feature): one row far
+    out stretches the common range and leaves every feature its own
+    scale, and a constant feature keeps its value as location and scale 1.
+    With shared scaling every entry of ``scale_`` is the same. A diverging
     fit keeps its best weights, with a ``TrainingDivergedWarning``; so
     does Ctrl-C.
 

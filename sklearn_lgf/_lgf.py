@@ -104,6 +104,11 @@ class LGFDensity(BaseFlowDensity):
     {{image_shape}}
     {{n_levels}}
     {{dequantise}}
+    scaling : {"auto", "feature", "shared"}, default="feature"
+        {{scaling}}
+        The default here is ``"feature"``: on pixels, where ``"shared"``
+        gains :class:`MAFDensity` much, it cost the LGF both likelihood
+        and epochs (its index networks rescale the features anyway).
     {{max_iter}}
     {{batch_size}}
     {{learning_rate}}
@@ -241,6 +246,7 @@ class LGFDensity(BaseFlowDensity):
         image_shape: tuple[int, int, int] | None = None,
         n_levels: int = 256,
         dequantise: str | ArrayLike | None = "auto",
+        scaling: str = "feature",
         max_iter: int | str = "auto",
         batch_size: int | str = "auto",
         learning_rate: str = "constant",
@@ -276,6 +282,7 @@ class LGFDensity(BaseFlowDensity):
         self.image_shape = image_shape
         self.n_levels = n_levels
         self.dequantise = dequantise
+        self.scaling = scaling
         self.max_iter = max_iter
         self.batch_size = batch_size
         self.learning_rate = learning_rate

@@ -48,6 +48,8 @@ class MAFDensity(BaseFlowDensity):
     {{image_shape}}
     {{n_levels}}
     {{dequantise}}
+    scaling : {"auto", "feature", "shared"}, default="auto"
+        {{scaling}}
     {{max_iter}}
     {{batch_size}}
     {{learning_rate}}
@@ -130,6 +132,7 @@ class MAFDensity(BaseFlowDensity):
         image_shape: tuple[int, int, int] | None = None,
         n_levels: int = 256,
         dequantise: str | ArrayLike | None = "auto",
+        scaling: str = "auto",
         max_iter: int | str = "auto",
         batch_size: int | str = "auto",
         learning_rate: str = "constant",
@@ -156,6 +159,7 @@ class MAFDensity(BaseFlowDensity):
         self.image_shape = image_shape
         self.n_levels = n_levels
         self.dequantise = dequantise
+        self.scaling = scaling
         self.max_iter = max_iter
         self.batch_size = batch_size
         self.learning_rate = learning_rate

@@ -9,6 +9,7 @@ are scored, then the standardisation.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass, field
 
@@ -28,6 +29,10 @@ TRAINING_FENCE = 30.0
 # Standardised values the float32 model can take: their squares (in the
 # Gaussian base density and the networks) must not overflow float32.
 FLOAT32_SAFE = math.sqrt(float(np.finfo(np.float32).max))
+# Features share their units (scaling="auto") when the typical one spans at
+# least this share of the range that all of them span together.
+SHARED_RANGE = 0.5
+SCALINGS = ("feature", "shared")
 
 
 def _spread(deviation: np.ndarray) -> float:
@@ -211,6 +216,61 @@ def statistics(X: np.ndarray, grids: bool = False) -> Statistics:
         constant,
         spacing,
     )
+
+
+def shares_units(found: Statistics) -> bool:
+    """Whether the non-constant features of ``found`` look like one quantity
+    measured in one unit (pixels, scores on one scale, columns a
+    ``StandardScaler`` has already made comparable): the typical feature
+    (the lower median) spans at least :data:`SHARED_RANGE` of the range
+    that all of them span together.
+
+    A feature whose values are confined to a sliver of that common range
+    (a pixel that is nearly always blank) is then narrow *in the shared
+    unit*, and blowing it up to unit variance would make its few other
+    values look many standard deviations out, and dominate training.
+    Features in different units (metres beside grams) fail the test as soon
+    as half of them span less than half of the widest's range. So does
+    every data set with a row far out in one feature: the range then
+    stretches past the typical feature's, and each feature keeps its own
+    scale, the robust choice.
+    """
+    live = ~found.constant
+    if live.sum() < 2:
+        return False
+    low, high = found.minimum[live], found.maximum[live]
+    with np.errstate(over="ignore", invalid="ignore"):
+        width = float(np.max(high) - np.min(low))
+        spans = np.sort(high - low)
+    typical = float(spans[(len(spans) - 1) // 2])
+    return math.isfinite(width) and typical >= SHARED_RANGE * width
+
+
+def pooled(found: Statistics) -> Statistics:
+    """``found`` with one location and one scale for its non-constant
+    features: the mean and standard deviation of all their values pooled
+    (the features' means averaged; their variances and the spread of their
+    means combined). Constant features keep location = their value, scale 1."""
+    live = ~found.constant
+    if not live.any():
+        return found
+    location, scale = found.location.copy(), found.scale.copy()
+    with np.errstate(over="ignore", invalid="ignore"):
+        centre = float(np.mean(location[live]))
+        deviation = np.concatenate([scale[live], location[live] - centre])
+        spread = math.sqrt(2.0) * _spread(deviation)
+    location[live], scale[live] = centre, spread
+    _check_representable(location, scale)
+    return dataclasses.replace(found, location=location, scale=scale)
+
+
+def scaled(found: Statistics, scaling: str) -> Statistics:
+    """``found`` standardised as ``scaling`` says: ``"feature"``, each
+    feature by its own mean and standard deviation; ``"shared"``, all by
+    :func:`pooled` ones; ``"auto"``, shared when :func:`shares_units`."""
+    if scaling == "shared" or (scaling == "auto" and shares_units(found)):
+        return pooled(found)
+    return found
 
 
 @dataclass(frozen=True)

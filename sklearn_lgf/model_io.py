@@ -25,6 +25,7 @@ The file holds, under the keys below:
     load), a ``random_state`` that is not an int or ``None`` is stored as
     ``None``, and ``device`` is stored as a string. A file written before
     the ``dequantise`` parameter existed loads with ``dequantise=None``,
+    and one written before ``scaling`` existed with ``scaling="feature"``:
     what its model did.
 ``"fitted"``
     ``location_``, ``scale_`` and ``grid_spacing_`` (float64 tensors; files
@@ -135,6 +136,8 @@ def _params_from_plain(cls: type[BaseFlowDensity], params: Any) -> dict[str, Any
     }
     # A model saved before the parameter existed did not dequantise.
     plain.setdefault("dequantise", None)
+    # ... and scaled every feature by its own standard deviation.
+    plain.setdefault("scaling", "feature")
     # Files written before 0.2.0 name the step by the deprecated ``base``.
     return translate_base(plain)
 
