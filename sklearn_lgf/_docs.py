@@ -193,10 +193,10 @@ SHARED: dict[str, str] = _paragraphs(
     Features are standardised (``(X - location_) / scale_``, see
     ``scaling``); rows over 30 robust standard deviations from a median
     are left out of training, with a warning. ``scaling="auto"`` compares
-    ranges over all training rows (the fence is per feature): one row far
-    out stretches the common range and leaves every feature its own
-    scale, and a constant feature keeps its value as location and scale 1.
-    With shared scaling every entry of ``scale_`` is the same. A diverging
+    the ranges of the rows within that fence; shared features are fenced
+    in the shared unit too (no spread below the pooled standard
+    deviation), and every entry of ``scale_`` is the same but a constant
+    feature's (1, its value as location). A diverging
     fit keeps its best weights, with a ``TrainingDivergedWarning``; so
     does Ctrl-C.
 

@@ -44,8 +44,9 @@ from ._standardise import (
     Standardisation,
     Statistics,
     extreme_rows,
-    fence_scale,
+    fence,
     location_scale_from_sums,
+    pooled,
 )
 
 # Bytes of raw rows read at once by the sequential passes and by scoring.
@@ -218,11 +219,14 @@ def check_finite(x: np.ndarray, first_row: int) -> None:
     )
 
 
-def scan(X: np.ndarray, seed: int, grids: bool = False) -> Statistics:
+def scan(
+    X: np.ndarray, seed: int, grids: bool = False, scaling: str = "feature"
+) -> Statistics:
     """The finiteness check and the :class:`Statistics` of the memmap ``X`` in
     two sequential passes (see the module's description); ``grids``: with the
-    grid spacings. ``seed`` draws the fence's sample (used only when ``X``
-    has more rows than it)."""
+    grid spacings; ``scaling``: as :func:`~sklearn_lgf._standardise.statistics`
+    (decided, like the fence, on the fence's sample). ``seed`` draws the
+    fence's sample (used only when ``X`` has more rows than it)."""
     n, d = X.shape
     reader = RowReader(X)
     # Each row joins the sample with the same chance, drawn chunk by chunk:
@@ -237,7 +241,7 @@ def scan(X: np.ndarray, seed: int, grids: bool = False) -> Statistics:
         np.minimum(minimum, x.min(axis=0), out=minimum)
         np.maximum(maximum, x.max(axis=0), out=maximum)
         sample.append(x if share == 1.0 else x[draws.random(len(x)) < share])
-    median, spread = fence_scale(np.concatenate(sample))
+    median, spread, shared = fence(np.concatenate(sample), scaling)
     del sample
     grid = GridScan(d) if grids else None
     extreme, sums = _kept_sums(reader, median, spread, minimum, maximum, True, grid)
@@ -247,10 +251,11 @@ def scan(X: np.ndarray, seed: int, grids: bool = False) -> Statistics:
         _, sums = _kept_sums(reader, median, spread, minimum, maximum, False, grid)
     location, scale, constant = location_scale_from_sums(median, *sums)
     spacing = None if grid is None else grid.result()[0]
-    return Statistics(
+    found = Statistics(
         n, median, spread, extreme, minimum, maximum, location, scale, constant,
         spacing,
     )  # fmt: skip
+    return pooled(found) if shared else found
 
 
 def _kept_sums(

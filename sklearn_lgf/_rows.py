@@ -35,7 +35,6 @@ from ._standardise import (
     TRAINING_FENCE,
     Standardisation,
     Statistics,
-    scaled,
     statistics,
 )
 from .nn import DensityModel, evaluation
@@ -115,15 +114,15 @@ def scan(
     """The fence, the rows beyond it and the standardisation statistics of
     the checked training rows ``X`` (``grids``: and the grid spacings of the
     rows within the fence), scaled as ``scaling`` says (see
-    :func:`~sklearn_lgf._standardise.scaled`); ``seed`` draws a large
+    :func:`~sklearn_lgf._standardise.statistics`); ``seed`` draws a large
     memmap's sample for the fence (see :func:`~sklearn_lgf._out_of_core.scan`).
     Images (``levels`` set) get :func:`scan_pixels` instead; ``owner`` names
     the estimator in its messages."""
     if levels is not None:
         return scan_pixels(X, levels, owner)
     if is_memmap(X):
-        return scaled(_out_of_core.scan(X, seed, grids), scaling)
-    return scaled(statistics(X, grids), scaling)
+        return _out_of_core.scan(X, seed, grids, scaling)
+    return statistics(X, grids, scaling)
 
 
 def scan_pixels(X: np.ndarray, levels: int, owner: str) -> Statistics:

@@ -1,10 +1,11 @@
-"""Per-feature standardisation that a few extreme rows cannot wreck.
+"""Standardisation that a few extreme rows cannot wreck.
 
-The estimators train on standardised features; these statistics decide the
-scale, which training rows are too far out to train on and, on the other
-rows, the grids of the discrete features. :class:`Standardisation` maps rows
-to what the float32 model takes: the keyed dequantisation of the rows that
-are scored, then the standardisation.
+The estimators train on standardised features, each by its own mean and
+standard deviation or, when the features share one unit, all by the pooled
+ones; these statistics decide the scale, which training rows are too far
+out to train on and, on the other rows, the grids of the discrete features.
+:class:`Standardisation` maps rows to what the float32 model takes: the
+keyed dequantisation of the rows that are scored, then the standardisation.
 """
 
 from __future__ import annotations
@@ -191,10 +192,13 @@ class Statistics:
     :func:`~sklearn_lgf._dequantise.find_grids`); ``None`` if not asked for."""
 
 
-def statistics(X: np.ndarray, grids: bool = False) -> Statistics:
+def statistics(
+    X: np.ndarray, grids: bool = False, scaling: str = "feature"
+) -> Statistics:
     """The :class:`Statistics` of the rows ``X`` (of at least two rows) in
-    memory; ``grids``: with the grid spacings."""
-    median, spread = fence_scale(X)
+    memory; ``grids``: with the grid spacings; ``scaling``: per feature or
+    shared (see :func:`fence`), the location and scale then :func:`pooled`."""
+    median, spread, shared = fence(X, scaling)
     far = extreme_rows(X, (median, spread))
     location, scale, constant = robust_location_scale(X, far)
     spacing = None
@@ -204,7 +208,7 @@ def statistics(X: np.ndarray, grids: bool = False) -> Statistics:
         # column's range past any grid and leave its point masses in.
         kept = X[~far] if (~far).any() else X
         spacing = find_grids(kept)[0]
-    return Statistics(
+    found = Statistics(
         len(X),
         median,
         spread,
@@ -216,34 +220,67 @@ def statistics(X: np.ndarray, grids: bool = False) -> Statistics:
         constant,
         spacing,
     )
+    return pooled(found) if shared else found
 
 
-def shares_units(found: Statistics) -> bool:
-    """Whether the non-constant features of ``found`` look like one quantity
-    measured in one unit (pixels, scores on one scale, columns a
-    ``StandardScaler`` has already made comparable): the typical feature
-    (the lower median) spans at least :data:`SHARED_RANGE` of the range
-    that all of them span together.
+def shares_units(minimum: np.ndarray, maximum: np.ndarray) -> bool:
+    """Whether features ranging from ``minimum`` to ``maximum`` look like
+    one quantity measured in one unit (pixels, scores on one scale): among
+    the features that vary, the typical one (the lower median) spans at
+    least :data:`SHARED_RANGE` of the range that all of them span together.
 
     A feature whose values are confined to a sliver of that common range
     (a pixel that is nearly always blank) is then narrow *in the shared
     unit*, and blowing it up to unit variance would make its few other
     values look many standard deviations out, and dominate training.
     Features in different units (metres beside grams) fail the test as soon
-    as half of them span less than half of the widest's range. So does
-    every data set with a row far out in one feature: the range then
-    stretches past the typical feature's, and each feature keeps its own
-    scale, the robust choice.
+    as half of them span less than half of the widest's range. The ranges
+    are meant to be those of the rows within the fence (see :func:`fence`):
+    one wild row would stretch them.
     """
-    live = ~found.constant
+    live = maximum > minimum
     if live.sum() < 2:
         return False
-    low, high = found.minimum[live], found.maximum[live]
     with np.errstate(over="ignore", invalid="ignore"):
-        width = float(np.max(high) - np.min(low))
-        spans = np.sort(high - low)
+        width = float(np.max(maximum[live]) - np.min(minimum[live]))
+        spans = np.sort(maximum[live] - minimum[live])
     typical = float(spans[(len(spans) - 1) // 2])
     return math.isfinite(width) and typical >= SHARED_RANGE * width
+
+
+def fence(rows: np.ndarray, scaling: str) -> tuple[np.ndarray, np.ndarray, bool]:
+    """The fence's median and spread per feature (see :func:`fence_scale`),
+    from ``rows`` (all the training rows, or a sample of them), and whether
+    ``scaling`` (``"feature"``, ``"shared"`` or ``"auto"``) gives the
+    features one shared scale.
+
+    ``"auto"`` reads the ranges of the rows within the per-feature fence
+    (:func:`shares_units`), so that a wild row cannot decide. Shared
+    features are fenced in the shared unit too: no spread below
+    :func:`shared_spread` of those rows, so that a stroke in a pixel that is
+    nearly always blank is not extreme among pixels.
+    """
+    median, spread = fence_scale(rows)
+    if scaling == "feature":
+        return median, spread, False
+    far = extreme_rows(rows, (median, spread))
+    kept = rows[~far] if (~far).any() else rows
+    shared = scaling == "shared" or shares_units(kept.min(axis=0), kept.max(axis=0))
+    if shared:
+        spread = np.maximum(spread, shared_spread(kept))
+    return median, spread, shared
+
+
+def shared_spread(X: np.ndarray) -> float:
+    """The standard deviation of all values of the varying features of
+    ``X`` pooled: the fence's unit when they share one."""
+    live = X.max(axis=0) > X.min(axis=0)
+    if not live.any():
+        return 0.0
+    values = X[:, live]
+    with np.errstate(over="ignore", invalid="ignore"):
+        centre = float(np.mean(values))
+        return _spread((values - centre).ravel())
 
 
 def pooled(found: Statistics) -> Statistics:
@@ -262,15 +299,6 @@ def pooled(found: Statistics) -> Statistics:
     location[live], scale[live] = centre, spread
     _check_representable(location, scale)
     return dataclasses.replace(found, location=location, scale=scale)
-
-
-def scaled(found: Statistics, scaling: str) -> Statistics:
-    """``found`` standardised as ``scaling`` says: ``"feature"``, each
-    feature by its own mean and standard deviation; ``"shared"``, all by
-    :func:`pooled` ones; ``"auto"``, shared when :func:`shares_units`."""
-    if scaling == "shared" or (scaling == "auto" and shares_units(found)):
-        return pooled(found)
-    return found
 
 
 @dataclass(frozen=True)

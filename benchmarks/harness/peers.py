@@ -5,14 +5,16 @@
 so that the comparison is of the models, not of the training loops. zuko is a
 benchmark-only dependency, imported only when a peer is trained.
 ``zuko_protocol.py`` trains them in issue 25's loop through the same
-:func:`train_zuko`. ``speed.py`` times zuko in its own, simpler loop (no
-validation split): a different protocol.
+:func:`train_zuko`, and ``time_to_quality.py`` too, timing its epochs.
+``speed.py`` times zuko in its own, simpler loop (no validation split): a
+different protocol.
 """
 
 from __future__ import annotations
 
 import copy
 import math
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -30,6 +32,7 @@ def train_zuko(
     stop_after: int,
     tol: float,
     max_iter: int,
+    on_epoch: Callable[[int, float, Any], None] | None = None,
 ) -> tuple[Any, int]:
     """zuko's MAF or NSF (5 transforms x [256, 256]) trained by Adam 1e-3 on
     ``train``, keeping the weights of its best epoch on ``val``.
@@ -39,6 +42,11 @@ def train_zuko(
     so far; training ends at the ``stop_after``-th epoch in a row without a
     gain, or after ``max_iter`` epochs. Returns the flow (in eval mode) and
     the epochs run.
+
+    ``on_epoch``, if given, is called after each epoch's validation and
+    bookkeeping with the epoch (1 for the first), its validation mean and
+    the flow (in eval mode, that epoch's weights): ``time_to_quality.py``
+    times and snapshots the epochs through it. It changes nothing else.
     """
     import zuko
 
@@ -63,6 +71,8 @@ def train_zuko(
         stale = stale + 1 if score < best + tol else 0
         if score > best:
             best, best_state = score, copy.deepcopy(flow.state_dict())
+        if on_epoch is not None:
+            on_epoch(epochs, score, flow)
     flow.load_state_dict(best_state)
     flow.eval()
     return flow, epochs
