@@ -1,8 +1,9 @@
-"""Where an LGF-MAF training step goes, against its MAF, at the paper's 2-D sizes.
+"""Where an LGF training step goes: at the paper's 2-D sizes, and on digits.
 
 Run from the repository root::
 
-    python benchmarks/lgf_profile.py            # ~3 min, one thread
+    python benchmarks/lgf_profile.py                  # 2-D, ~3 min, one thread
+    python benchmarks/lgf_profile.py --setup digits   # digits, ~3 min
     python benchmarks/lgf_profile.py --steps 20 --repeats 1 --output /tmp/lgf_profile.md
 
 The models are those of ``benchmarks/engine_speed.py``'s ``d=2``
@@ -24,6 +25,12 @@ backward, Adam), so the figures are of the step alone:
    makes it), the operators per step and the linear layers of the model.
    At 2-D the matrices are 1,000 x 50: each operator is cheap, and a
    step's time follows the number of operators, that is of layers.
+
+``--setup digits`` times the same way ``LGFDensity()`` on digits with 4
+(the default), 2 and 1 draws of ``u`` per row, beside our NSF at zuko's
+size (5 x [256, 256]), on batches of 113 rows (``batch_size="auto"``), to
+``results/lgf_profile_digits.md``: the cost of a draw against the work
+shared by the draws.
 
 One torch thread.
 """
@@ -77,6 +84,21 @@ MODELS: dict[str, dict[str, Any] | None] = {
 }
 
 
+# Digits (``--setup digits``): the default LGF with 4, 2 and 1 ELBO draws
+# per row, beside our NSF at zuko's size (5 x [256, 256], the peer of
+# ``time_to_quality.py``), batches of ``auto``'s 113 rows.
+DIGITS_BATCH = 113
+DIGITS_MODELS: dict[str, tuple[type, dict[str, Any]]] = {
+    "MAFDensity(univariate='spline'), 5 x [256, 256]": (
+        MAFDensity,
+        {"univariate": "spline", "n_layers": 5, "hidden_layer_sizes": (256, 256)},
+    ),
+    "LGFDensity(), 4 draws (default)": (LGFDensity, {}),
+    "LGFDensity(), 2 draws": (LGFDensity, {"n_elbo_samples": 2}),
+    "LGFDensity(), 1 draw": (LGFDensity, {"n_elbo_samples": 1}),
+}
+
+
 def data(n: int = 20_000) -> np.ndarray:
     rng = np.random.RandomState(0)
     return np.tanh(rng.randn(n, 2) @ rng.randn(2, 2)) + 0.1 * rng.randn(n, 2)
@@ -91,6 +113,24 @@ def model_of(settings: dict[str, Any] | None) -> torch.nn.Module:
         warnings.simplefilter("ignore")
         estimator.fit(data(2000))
     return estimator.model_
+
+
+def digits_models() -> tuple[dict[str, torch.nn.Module], torch.Tensor]:
+    """The digits models as their estimators build them, and batches of
+    the digits' standardised training rows."""
+    from harness.data import load_digits_split
+
+    X, _ = load_digits_split()
+    models = {}
+    for name, (Estimator, params) in DIGITS_MODELS.items():
+        estimator = Estimator(max_iter=1, random_state=0, n_threads=1, **params)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            estimator.fit(X)
+        models[name] = estimator.model_
+    rows = torch.as_tensor((X - estimator.location_) / estimator.scale_).float()
+    n = (len(rows) // DIGITS_BATCH) * DIGITS_BATCH
+    return models, rows[:n].reshape(-1, DIGITS_BATCH, X.shape[1])
 
 
 def steps(model: torch.nn.Module, batches: torch.Tensor, n: int) -> float:
@@ -151,14 +191,23 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--steps", type=int, default=200)
     parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--output", type=Path, default=RESULTS / "lgf_profile.md")
+    parser.add_argument("--setup", choices=["2d", "digits"], default="2d")
+    parser.add_argument("--output", type=Path, default=None)
     args = parser.parse_args()
     set_threads(1)
-    report = ResultFile(args.output, command_line(__file__, sys.argv[1:]))
-    X = torch.as_tensor(data(), dtype=torch.float32)
-    X = (X - X.mean(0)) / X.std(0)
-    batches = X[: (len(X) // BATCH) * BATCH].reshape(-1, BATCH, 2)
-    models = {name: model_of(settings) for name, settings in MODELS.items()}
+    suffix = "" if args.setup == "2d" else "_digits"
+    output = args.output or RESULTS / f"lgf_profile{suffix}.md"
+    report = ResultFile(output, command_line(__file__, sys.argv[1:]))
+    if args.setup == "digits":
+        models, batches = digits_models()
+        reference = next(iter(models))
+    else:
+        X = torch.as_tensor(data(), dtype=torch.float32)
+        X = (X - X.mean(0)) / X.std(0)
+        batches = X[: (len(X) // BATCH) * BATCH].reshape(-1, BATCH, 2)
+        models = {name: model_of(settings) for name, settings in MODELS.items()}
+        reference = "MAF"
+    batch = batches.shape[1]
     for model in models.values():
         steps(model, batches, 10)  # warm-up
     # Interleaved repeats: load from other processes hits every model alike.
@@ -166,26 +215,38 @@ def main() -> None:
     for _ in range(args.repeats):
         for name, model in models.items():
             seconds[name].append(steps(model, batches, args.steps))
-    rate = {name: args.steps * BATCH / min(s) for name, s in seconds.items()}
+    rate = {name: args.steps * batch / min(s) for name, s in seconds.items()}
     parameters = {
         name: sum(p.numel() for p in model.parameters())
         for name, model in models.items()
     }
+    if args.setup == "digits":
+        title = "# LGFDensity()'s training step on digits (issue 25, point 2)"
+        what = (
+            f"- digits (`harness.data.load_digits_split`), batches of {batch} "
+            "rows (`auto`); the default LGF with 4, 2 and 1 draws of u per row "
+            "and our NSF at zuko's size"
+        )
+    else:
+        title = "# LGF-MAF training step against its MAF, 2-D (issue 25, point 3)"
+        what = (
+            f"- `benchmarks/engine_speed.py`'s d=2 models, batches of {batch}, "
+            "one draw of u per row"
+        )
     lines = [
-        "# LGF-MAF training step against its MAF, 2-D (issue 25, point 3)",
+        title,
         "",
         f"- command: `{report.command.strip()}`",
-        f"- `benchmarks/engine_speed.py`'s d=2 models, batches of {BATCH}, one "
-        f"draw of u per row; training rows per second, best of {args.repeats} "
-        f"interleaved runs of {args.steps} steps (loss, backward, Adam); one thread",
+        f"{what}; training rows per second, best of {args.repeats} interleaved "
+        f"runs of {args.steps} steps (loss, backward, Adam); one thread",
         "",
-        "| model | parameters | rows/s | LGF/MAF |",
+        f"| model | parameters | rows/s | / {reference} |",
         "|---|---|---|---|",
     ]
     for name in models:
         lines.append(
             f"| {name} | {parameters[name]:,} | {rate[name] / 1e3:.1f}k | "
-            f"{rate[name] / rate['MAF']:.2f} |"
+            f"{rate[name] / rate[reference]:.2f} |"
         )
     lines += [
         "",

@@ -142,7 +142,7 @@ def describe(estimator: Any) -> str:
     """The model's architecture in the paper's terms."""
     made = "x".join(str(h) for h in estimator.hidden_layer_sizes)
     if not isinstance(estimator, LGFDensity):
-        norm = ", batch norm between steps" if estimator.batch_norm else ""
+        norm = ", batch norm between steps" if estimator.batch_norm is True else ""
         return f"{estimator.n_layers} x MADE {made}{norm}"
     pq = "x".join(str(h) for h in estimator.pq_hidden_layer_sizes)
     st = "x".join(str(h) for h in estimator.st_hidden_layer_sizes)
