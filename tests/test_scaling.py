@@ -38,7 +38,7 @@ def mixed_units(n: int = 400, seed: int = 0) -> np.ndarray:
     [
         (pixels(), True),
         (mixed_units(), False),
-        # Three columns in one unit beside one in another: the typical one
+        # Four columns on one [0, 1) scale, drawn apart: the typical one
         # spans the common range.
         (
             np.c_[
