@@ -83,7 +83,12 @@ from harness import (
     zuko_version,
 )
 from harness.data import load_digits_split
-from harness.peers import train_zuko
+from harness.peers import (
+    ISSUE_BATCH,
+    ISSUE_MAX_EPOCHS,
+    ISSUE_PATIENCE,
+    train_zuko_issue_loop,
+)
 
 import sklearn_lgf._base
 from sklearn_lgf import LGFDensity, MAFDensity
@@ -98,8 +103,6 @@ LGF, NSF, ZUKO_NSF, ZUKO_MAF = (
 MODELS = (LGF, NSF, ZUKO_NSF, ZUKO_MAF)
 DATASETS = ("digits", "two_spirals")
 N_SPIRALS_TRAIN, N_SPIRALS_TEST = 10_000, 5_000
-# The issue's loop (as zuko_protocol.py).
-PATIENCE, BATCH, MAX_EPOCHS = 20, 128, 1000
 # Snapshots: every epoch of the first FIRST_EPOCHS, then at most KEPT_LATER
 # others held in memory, of which enough are tested to make TESTED in all.
 FIRST_EPOCHS, KEPT_LATER, TESTED = 10, 30, 25
@@ -300,25 +303,18 @@ def fit_peer(
     seed: int,
     max_iter: int | None,
 ) -> tuple[Recorder, float, int, Callable[[State | None], float]]:
-    """zuko's NSF or MAF in the issue's loop (as ``zuko_protocol.fit_zuko``),
+    """zuko's NSF or MAF in the issue's loop (``train_zuko_issue_loop``),
     recording its epochs; returns as :func:`fit_ours`."""
-    rows = torch.as_tensor(data[0], dtype=torch.float32)
     X_test = torch.as_tensor(data[1], dtype=torch.float32)
-    n_val = math.ceil(0.1 * len(rows))
     recorder = Recorder()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         recorder.start()
-        flow, epochs = train_zuko(
+        flow, epochs = train_zuko_issue_loop(
             "NSF" if model == ZUKO_NSF else "MAF",
-            rows[:-n_val],
-            rows[-n_val:],
-            seed=seed,
-            shuffle_seed=seed,
-            batch=BATCH,
-            stop_after=PATIENCE,
-            tol=0.0,
-            max_iter=MAX_EPOCHS if max_iter is None else max_iter,
+            data[0],
+            seed,
+            max_iter=ISSUE_MAX_EPOCHS if max_iter is None else max_iter,
             on_epoch=recorder.record,
         )
         seconds = recorder.elapsed()
@@ -486,8 +482,9 @@ def render(
         '- models: `LGFDensity()`, `MAFDensity(univariate="spline")` at their '
         'defaults (`random_state` = repeat, `n_threads=1`, `device="cpu"`) with '
         "their own early stopping; zuko 1.6 NSF and MAF, 5 x [256, 256], in the "
-        f"issue's loop (last 10 % of the training rows validate, Adam 1e-3, batch "
-        f"{BATCH}, patience {PATIENCE}, tol 0, best weights), seed = repeat",
+        "issue's loop (last 10 % of the training rows validate, Adam 1e-3, "
+        f"batch {ISSUE_BATCH}, patience {ISSUE_PATIENCE}, tol 0, best weights), "
+        "seed = repeat",
         budget,
         "- final test: mean log-likelihood per row of the fitted model (best "
         "validation weights), higher is better; LGF by importance sampling with "

@@ -44,30 +44,9 @@ from sklearn.model_selection import train_test_split
 sys.path.insert(0, str(Path(__file__).parent))
 from harness import RESULTS, ResultFile, Timer, command_line, set_threads  # noqa: E402
 from harness.data import load_digits_split  # noqa: E402
-from harness.peers import train_zuko  # noqa: E402
+from harness.peers import ISSUE_BATCH, ISSUE_PATIENCE, train_zuko_issue_loop  # noqa: E402
 
 from sklearn_lgf import MAFDensity  # noqa: E402
-
-PATIENCE = 20
-BATCH = 128
-MAX_EPOCHS = 1000
-
-
-def fit_zuko(kind: str, X: np.ndarray, seed: int) -> tuple[Any, int]:
-    """zuko's flow in the issue's loop; returns the flow and the epochs run."""
-    data = torch.as_tensor(X, dtype=torch.float32)
-    n_val = math.ceil(0.1 * len(data))
-    return train_zuko(
-        kind,
-        data[:-n_val],
-        data[-n_val:],
-        seed=seed,
-        shuffle_seed=seed,
-        batch=BATCH,
-        stop_after=PATIENCE,
-        tol=0.0,
-        max_iter=MAX_EPOCHS,
-    )
 
 
 def zuko_test(flow: Any, X: np.ndarray) -> float:
@@ -93,7 +72,8 @@ def render(command: str, rows: list[dict[str, Any]]) -> str:
         f"- command: `{command.strip()}`",
         "- 5 steps x [256, 256] on both sides; ours at their defaults with their "
         "own early stopping, zuko 1.6 in the issue's loop (last 10 % of the "
-        f"training rows validate, Adam 1e-3, batch {BATCH}, patience {PATIENCE}, "
+        f"training rows validate, Adam 1e-3, batch {ISSUE_BATCH}, "
+        f"patience {ISSUE_PATIENCE}, "
         "best weights); held-out log-likelihood in nats per digit (split `test`: "
         "the test rows; `design R`: 20 % of the training rows); one thread",
         "",
@@ -147,7 +127,7 @@ def main() -> None:
             model = ours(kind, seed).fit(X_train)
         s_ours = clock.seconds
         clock = Timer()
-        flow, epochs = fit_zuko(kind, X_train, seed)
+        flow, epochs = train_zuko_issue_loop(kind, X_train, seed)
         s_zuko = clock.seconds
         rows.append(
             {

@@ -78,6 +78,39 @@ def train_zuko(
     return flow, epochs
 
 
+# Issue 25's loop (zuko_protocol.py, time_to_quality.py): the last 10 % of
+# the training rows validate, batches of 128, patience 20 with tol 0.
+ISSUE_BATCH = 128
+ISSUE_PATIENCE = 20
+ISSUE_MAX_EPOCHS = 1000
+
+
+def train_zuko_issue_loop(
+    kind: str,
+    X: Any,
+    seed: int,
+    max_iter: int = ISSUE_MAX_EPOCHS,
+    on_epoch: Callable[[int, float, Any], None] | None = None,
+) -> tuple[Any, int]:
+    """zuko's MAF or NSF trained on the rows ``X`` in issue 25's loop (see
+    :func:`train_zuko`, whose ``on_epoch`` this passes on); returns the
+    flow and the epochs run."""
+    data = torch.as_tensor(X, dtype=torch.float32)
+    n_val = math.ceil(0.1 * len(data))
+    return train_zuko(
+        kind,
+        data[:-n_val],
+        data[-n_val:],
+        seed=seed,
+        shuffle_seed=seed,
+        batch=ISSUE_BATCH,
+        stop_after=ISSUE_PATIENCE,
+        tol=0.0,
+        max_iter=max_iter,
+        on_epoch=on_epoch,
+    )
+
+
 def fit_zuko(
     kind: str, X: np.ndarray, seed: int, max_iter: int
 ) -> tuple[Any, np.ndarray, np.ndarray, int]:
