@@ -265,19 +265,18 @@ def fence(rows: np.ndarray, scaling: str) -> tuple[np.ndarray, np.ndarray, bool]
         return median, spread, False
     far = extreme_rows(rows, (median, spread))
     kept = rows[~far] if (~far).any() else rows
-    shared = scaling == "shared" or shares_units(kept.min(axis=0), kept.max(axis=0))
+    low, high = kept.min(axis=0), kept.max(axis=0)
+    shared = scaling == "shared" or shares_units(low, high)
     if shared:
-        spread = np.maximum(spread, shared_spread(kept))
+        spread = np.maximum(spread, shared_spread(kept[:, high > low]))
     return median, spread, shared
 
 
-def shared_spread(X: np.ndarray) -> float:
-    """The standard deviation of all values of the varying features of
-    ``X`` pooled: the fence's unit when they share one."""
-    live = X.max(axis=0) > X.min(axis=0)
-    if not live.any():
+def shared_spread(values: np.ndarray) -> float:
+    """The standard deviation of all ``values`` pooled (the columns of the
+    features that vary): the fence's unit when the features share one."""
+    if values.size == 0:
         return 0.0
-    values = X[:, live]
     with np.errstate(over="ignore", invalid="ignore"):
         centre = float(np.mean(values))
         return _spread((values - centre).ravel())
